@@ -1,0 +1,75 @@
+#include "cli/common.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "base/thread_pool.h"
+
+namespace moe::cli {
+
+void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
+  cmd->add_option("-m,--model", f->model, "GGUF model file")->required();
+  cmd->add_option("-t,--threads", f->threads, "worker threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--mmap", f->mmap, "1: memory-map the weights (default); 0: read them into memory")->check(CLI::Range(0, 1));
+  cmd->add_flag("--mlock", f->mlock, "lock the weights in RAM");
+  cmd->add_flag("-v,--verbose", f->verbose, "more detail");
+}
+
+Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {
+  SetGlobalPoolThreads(f.threads);
+  LoadOptions o{.mmap = f.mmap != 0, .mlock = f.mlock, .progress = isatty(STDERR_FILENO) != 0};
+  return Model::Load(f.model, o);
+}
+
+Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what) {
+  std::vector<int32_t> out;
+  std::string t = text;
+  for (char& c : t)
+    if (c == ',' || c == '[' || c == ']' || c == '\n' || c == '\t' || c == '\r') c = ' ';
+  std::istringstream in(t);
+  std::string word;
+  while (in >> word) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+    if (ec != std::errc() || p != word.data() + word.size() || v < 0 || v > INT32_MAX)
+      return Status::Errorf("{}: '{}' is not a token id (expected non-negative integers)", what, word);
+    out.push_back(static_cast<int32_t>(v));
+    if (out.size() > (1u << 24)) return Status::Errorf("{}: more than {} token ids", what, 1u << 24);
+  }
+  if (out.empty()) return Status::Errorf("{}: no token ids", what);
+  return out;
+}
+
+Result<std::vector<int32_t>> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Errorf("{}: cannot open", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  auto first = s.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && s[first] == '[') {
+    auto j = nlohmann::json::parse(s, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) return Status::Errorf("{}: not a JSON array of token ids", path);
+    std::vector<int32_t> out;
+    for (auto& v : j) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+        return Status::Errorf("{}: element {} is not a token id", path, v.dump());
+      out.push_back(v.get<int32_t>());
+    }
+    if (out.empty()) return Status::Errorf("{}: no token ids", path);
+    return out;
+  }
+  return ParseTokenList(s, path);
+}
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "moe: {}\n", s.message());
+  return 1;
+}
+
+}  // namespace moe::cli

@@ -1,0 +1,45 @@
+// Shared pieces of the `moe` subcommands: loading flags, thread flags, token-id parsing and
+// the one-line error convention (print, exit 1).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
+
+namespace moe::cli {
+
+struct CommonFlags {
+  std::string model;
+  int threads = 0;  // 0: physical cores
+  int mmap = 1;
+  bool mlock = false;
+  bool verbose = false;
+};
+
+// Adds -m, -t, --mmap, --mlock to a subcommand.
+void AddModelFlags(CLI::App* cmd, CommonFlags* f);
+// Loads the model named by the flags, setting up the global thread pool first.
+Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
+
+// Token ids from "1,2,3", or from a file holding a JSON array or whitespace-separated ids.
+Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what);
+Result<std::vector<int32_t>> ReadTokenFile(const std::string& path);
+
+// Prints "moe: <message>" on stderr and returns exit code 1.
+int Fail(const Status& s);
+
+// Each subcommand registers its flags and the action run when it is chosen.
+using Action = std::function<int()>;
+void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterEvalLogits(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+
+}  // namespace moe::cli

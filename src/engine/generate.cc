@@ -1,0 +1,51 @@
+#include "engine/generate.h"
+
+#include <algorithm>
+
+#include "base/timer.h"
+
+namespace moe {
+
+Status Generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opts,
+                ThreadPool& pool, const std::function<bool(int32_t)>& on_token, GenerateStats* stats) {
+  MOE_RETURN_IF_ERROR(opts.sampling.Validate());
+  if (prompt.empty()) return Status::Error("the prompt is empty");
+  if (opts.max_tokens < 0) return Status::Errorf("max_tokens {} must be >= 0", opts.max_tokens);
+  size_t ctx = opts.context_size ? opts.context_size : prompt.size() + static_cast<size_t>(opts.max_tokens);
+  if (prompt.size() > ctx)
+    return Status::Errorf("the prompt has {} tokens, more than the context size of {}", prompt.size(), ctx);
+  auto cache = model.NewCache(ctx);
+  Sampler sampler(opts.sampling);
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  std::vector<float> logits;
+  GenerateStats st;
+  st.prompt_tokens = prompt.size();
+  Timer t;
+  for (size_t i = 0; i < prompt.size(); i += opts.prefill_chunk) {
+    size_t n = std::min(opts.prefill_chunk, prompt.size() - i);
+    MOE_RETURN_IF_ERROR(model.Forward(prompt.subspan(i, n), *cache, false, &logits, pool));
+  }
+  st.prefill_seconds = t.Seconds();
+  t.Reset();
+  for (int32_t k = 0; k < opts.max_tokens; ++k) {
+    int32_t tok = sampler.Sample(logits, history);
+    if (std::find(opts.stop_ids.begin(), opts.stop_ids.end(), tok) != opts.stop_ids.end()) {
+      st.finish = GenerateStats::Finish::kStop;
+      break;
+    }
+    history.push_back(tok);
+    ++st.generated_tokens;
+    if (!on_token(tok)) {
+      st.finish = GenerateStats::Finish::kCancelled;
+      break;
+    }
+    if (k + 1 == opts.max_tokens || cache->n_past() >= cache->capacity()) break;
+    int32_t one[1] = {tok};
+    MOE_RETURN_IF_ERROR(model.Forward(one, *cache, false, &logits, pool));
+  }
+  st.decode_seconds = t.Seconds();
+  if (stats) *stats = st;
+  return Status();
+}
+
+}  // namespace moe

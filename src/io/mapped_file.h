@@ -1,0 +1,47 @@
+// A read-only view of a whole file: memory-mapped (default) or read into anonymous memory
+// (--mmap 0, with a progress bar), optionally locked in RAM (--mlock).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace moe {
+
+struct LoadOptions {
+  bool mmap = true;
+  bool mlock = false;
+  bool progress = false;  // progress bar on stderr while reading (--mmap 0)
+};
+
+class MappedFile {
+ public:
+  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, const LoadOptions& opts);
+  // Wraps bytes already in memory (tests, fuzzing); `name` stands in for the path.
+  static std::shared_ptr<MappedFile> FromBytes(std::vector<uint8_t> bytes, std::string name);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  const std::string& path() const { return path_; }
+  bool is_mapped() const { return mapped_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+  bool mapped_ = false;
+  bool locked_ = false;
+  std::vector<uint8_t> owned_;  // FromBytes only
+};
+
+}  // namespace moe

@@ -1,0 +1,59 @@
+// Dispatch of the exact path of matmul.h: compiles matmul-inl.h for every Highway target,
+// exports it once and dispatches once per MatMulRows call; MatMul splits rows over threads.
+#include "kernels/cpu/matmul.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/matmul.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/cpu/matmul-inl.h"
+
+#if HWY_ONCE
+#include <algorithm>
+
+#include "base/check.h"
+
+namespace moe {
+
+HWY_EXPORT(MatMulRowsExact);
+
+void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                float* y, size_t y_stride, size_t row_begin, size_t row_end) {
+  MOE_DCHECK(row_begin <= row_end && row_end <= w.rows);
+  MOE_DCHECK(w.cols % BlockSize(w.dtype) == 0);
+  if (row_begin >= row_end || n_tokens == 0) return;
+  HWY_DYNAMIC_DISPATCH(MatMulRowsExact)(w, x, x_stride, n_tokens, y, y_stride, row_begin,
+                                        row_end);
+}
+
+void RowBlocksParallel(ThreadPool& pool, size_t rows,
+                       const std::function<void(size_t, size_t)>& fn) {
+  // Blocks are whole 4-row tiles (the kernels' register blocking), one contiguous range per
+  // thread so each thread streams its own rows; tiny matrices stay on the calling thread.
+  constexpr size_t kAlign = 4;
+  constexpr size_t kMinRowsPerThread = 16;
+  const size_t units = (rows + kAlign - 1) / kAlign;
+  const size_t max_threads = std::max<size_t>(1, rows / kMinRowsPerThread);
+  const size_t used = std::min<size_t>({static_cast<size_t>(pool.size()), max_threads, units});
+  if (used <= 1) {
+    fn(0, rows);
+    return;
+  }
+  pool.Run([&](int t, int) {
+    const size_t i = static_cast<size_t>(t);
+    if (i >= used) return;
+    const size_t begin = std::min(rows, units * i / used * kAlign);
+    const size_t end = std::min(rows, units * (i + 1) / used * kAlign);
+    if (begin < end) fn(begin, end);
+  });
+}
+
+void MatMul(const WeightMatrix& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool) {
+  RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
+    MatMulRows(w, x, w.cols, n_tokens, y, w.rows, b, e);
+  });
+}
+
+}  // namespace moe
+#endif  // HWY_ONCE

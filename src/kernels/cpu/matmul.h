@@ -1,0 +1,110 @@
+// Matrix products against stored weights: y = x · Wᵀ with W in its stored dtype (F32, F16,
+// BF16, Q8_0), decoded inside the dot-product loop, never copied. Shapes are PyTorch order:
+// W is [rows=out, cols=in], x is [n_tokens, cols], y is [n_tokens, rows].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "base/thread_pool.h"
+#include "tensor/dtype.h"
+
+namespace moe {
+
+struct WeightMatrix {
+  DType dtype = DType::kF32;
+  const void* data = nullptr;
+  size_t rows = 0;
+  size_t cols = 0;
+  size_t row_stride = 0;  // bytes between consecutive rows (>= RowBytes(dtype, cols))
+
+  const void* Row(size_t r) const { return static_cast<const char*>(data) + r * row_stride; }
+  // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b).
+  WeightMatrix RowSlice(size_t begin, size_t n) const {
+    return {dtype, Row(begin), n, cols, row_stride};
+  }
+};
+
+// y[t * y_stride + r] = Σ_c W[r, c] · x[t * x_stride + c] for t < n_tokens and
+// row_begin <= r < row_end, on the calling thread. Activations stay float32 (the "exact" path).
+void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                float* y, size_t y_stride, size_t row_begin, size_t row_end);
+
+// The whole product, split over the pool's threads by blocks of rows.
+void MatMul(const WeightMatrix& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
+
+// Runs fn(begin, end) on the pool's threads over contiguous blocks of [0, rows) made of whole
+// 4-row tiles (the kernels' register blocking): one block per thread, so each thread streams
+// its own rows. Matrices under 32 rows stay on the calling thread.
+void RowBlocksParallel(ThreadPool& pool, size_t rows,
+                       const std::function<void(size_t, size_t)>& fn);
+
+// ---- "fast" path: activations rounded to the weights' dot-product format ----
+// Q8_0 weights x activations quantized per 32-column block (as ggml's quantize_row_q8_0:
+// d = max|x| / 127, q = round(x / d), d stored as fp16), and BF16 weights x activations
+// rounded to bf16. Products run as int8 (AVX-512 VNNI vpdpbusd) or bf16 pairs (AVX512_BF16
+// vdpbf16ps) dot products where the CPU has them, else on a portable path. Results differ
+// from MatMulRows by the activation rounding (relative 2^-9 per element for bf16, up to
+// d/2 = max|x|/254 absolute per element for Q8_0), not by the accumulation.
+
+// Activations in a fast-path format: token t's row at data + t * row_stride.
+struct QuantizedActs {
+  DType dtype = DType::kQ8_0;  // kQ8_0 (BlockQ8_0 per 32 columns) or kBF16
+  const void* data = nullptr;
+  size_t n_tokens = 0;
+  size_t cols = 0;
+  size_t row_stride = 0;  // bytes between tokens (>= RowBytes(dtype, cols))
+
+  const void* Row(size_t t) const { return static_cast<const char*>(data) + t * row_stride; }
+};
+
+// The activation format the fast path pairs with weights of dtype `weights`: kQ8_0 for Q8_0,
+// kBF16 for BF16, and the weights' own dtype otherwise (F32/F16 have no fast path).
+DType FastActsDType(DType weights);
+bool HasFastActsPath(DType weights);
+
+// Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0 or kBF16)
+// into out, which holds n_tokens * RowBytes(dtype, cols) bytes; rows are packed.
+QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
+                                  size_t cols, void* out);
+inline QuantizedActs QuantizeActivationsQ8_0(const float* x, size_t x_stride, size_t n_tokens,
+                                             size_t cols, BlockQ8_0* out) {
+  return QuantizeActivations(DType::kQ8_0, x, x_stride, n_tokens, cols, out);
+}
+inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, size_t cols,
+                            uint16_t* out) {
+  return QuantizeActivations(DType::kBF16, x, x_stride, n_tokens, cols, out);
+}
+
+// Which implementation runs the fast path. kBest: AVX-512 intrinsics when HasAvx512Dot(),
+// else portable. kPortable: Highway kernels of the exact path over the exactly widened
+// activations. kAvx512: the intrinsics (callers must check HasAvx512Dot()).
+enum class DotImpl { kBest, kPortable, kAvx512 };
+// The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
+bool HasAvx512Dot();
+
+// y[t * y_stride + r] = Σ_c W[r, c] · xq[t, c] for row_begin <= r < row_end; w.dtype must be
+// kQ8_0 with xq kQ8_0, or kBF16 with xq kBF16 (same cols).
+void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                             size_t y_stride, size_t row_begin, size_t row_end,
+                             DotImpl impl = DotImpl::kBest);
+
+// The whole fast product from float activations x ([n_tokens, w.cols]): rounds x into a
+// per-thread scratch buffer, then splits rows over the pool. Weights without a fast path
+// (F32/F16) run MatMul.
+void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
+                         ThreadPool& pool);
+
+namespace ref {
+// Plain loops over dequantized rows: the specification the SIMD kernels are tested against.
+void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                float* y, size_t y_stride, size_t row_begin, size_t row_end);
+// The fast path's specification, as ggml's vec_dot_q8_0_q8_0: per 32-block an exact int32
+// sum of quant products times (d_w · d_x), summed in float; bf16 x bf16 products summed in
+// float.
+void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                             size_t y_stride, size_t row_begin, size_t row_end);
+}  // namespace ref
+
+}  // namespace moe

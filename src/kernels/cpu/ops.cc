@@ -1,0 +1,74 @@
+#include "kernels/cpu/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moe {
+
+void RmsNormRow(const float* x, const float* w, size_t n, float eps, float* out) {
+  double ss = 0;  // double: the sum of squares of 7k values must not lose the small ones
+  for (size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+void RmsNormRows(const float* x, const float* w, size_t rows, size_t n, float eps, float* out) {
+  for (size_t r = 0; r < rows; ++r) RmsNormRow(x + r * n, w, n, eps, out + r * n);
+}
+
+void SiluMul(const float* gate, const float* up, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void AddScaled(float a, const float* x, size_t n, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void SoftmaxInPlace(float* x, size_t n) {
+  if (n == 0) return;
+  float m = *std::max_element(x, x + n);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    sum += x[i];
+  }
+  float inv = static_cast<float>(1.0 / sum);
+  for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+float Dot(const float* a, const float* b, size_t n) {
+  float acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (float v : acc) s += v;
+  return s;
+}
+
+void ApplyRope(float* x, size_t n_heads, size_t head_stride, size_t n_dims, RopeStyle style,
+               std::span<const float> freq, int64_t pos) {
+  const size_t half = n_dims / 2;
+  float cs[512], sn[512];
+  for (size_t i = 0; i < half && i < 512; ++i) {
+    double theta = static_cast<double>(pos) * freq[i];
+    cs[i] = static_cast<float>(std::cos(theta));
+    sn[i] = static_cast<float>(std::sin(theta));
+  }
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_stride;
+    for (size_t i = 0; i < half; ++i) {
+      size_t a = style == RopeStyle::kAdjacentPairs ? 2 * i : i;
+      size_t b = style == RopeStyle::kAdjacentPairs ? 2 * i + 1 : i + half;
+      float x0 = v[a], x1 = v[b];
+      v[a] = x0 * cs[i] - x1 * sn[i];
+      v[b] = x0 * sn[i] + x1 * cs[i];
+    }
+  }
+}
+
+}  // namespace moe

@@ -1,0 +1,149 @@
+#include "model/blocks/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moe {
+
+double YarnMscale(double factor, double m) {
+  return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0;
+}
+
+std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& s,
+                                   const std::vector<float>& freq_factors) {
+  const size_t half = dims / 2;
+  std::vector<float> f(half);
+  for (size_t i = 0; i < half; ++i) {
+    double freq = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(dims));
+    if (i < freq_factors.size() && freq_factors[i] > 0) freq /= freq_factors[i];
+    f[i] = static_cast<float>(freq);
+  }
+  if (s.type == "yarn" && s.factor > 1.0) {
+    // Pairs that rotate fewer than beta_slow times over the original context are
+    // interpolated (θ/factor), those rotating more than beta_fast times are kept, with a
+    // linear ramp between (DeepSeek-V3 find_correction_range / linear_ramp_factor).
+    auto correction_dim = [&](double rotations) {
+      return dims * std::log(s.original_max_position_embeddings / (rotations * 2 * M_PI)) /
+             (2 * std::log(base));
+    };
+    double low = std::max(std::floor(correction_dim(s.beta_fast)), 0.0);
+    double high = std::min(std::ceil(correction_dim(s.beta_slow)), static_cast<double>(dims - 1));
+    if (low == high) high += 0.001;
+    for (size_t i = 0; i < half; ++i) {
+      double ramp = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);
+      double smooth = 1.0 - ramp;
+      double freq = f[i];
+      f[i] = static_cast<float>(freq / s.factor * (1 - smooth) + freq * smooth);
+    }
+  }
+  return f;
+}
+
+namespace {
+
+// Causal attention of one query head over cache positions [0, len): softmax(scale·q·k)·v.
+// Scores are kept in a scratch row; max-subtracted softmax in float32 with a double sum.
+void AttendHead(const float* q, size_t dk, const float* keys, size_t k_stride, const float* vals,
+                size_t v_stride, size_t dv, size_t len, float scale, float* scores, float* out) {
+  for (size_t t = 0; t < len; ++t) scores[t] = scale * Dot(q, keys + t * k_stride, dk);
+  SoftmaxInPlace(scores, len);
+  std::fill(out, out + dv, 0.0f);
+  for (size_t t = 0; t < len; ++t) AddScaled(scores[t], vals + t * v_stride, dv, out);
+}
+
+}  // namespace
+
+void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
+                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool) {
+  const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
+  const size_t rope_dims = cfg.rope_dim ? cfg.rope_dim : D;
+  std::vector<float> q(n * H * D), k(n * KV * D), v(n * KV * D), attn(n * H * D);
+  MatMul(w.q, x, n, q.data(), pool);
+  MatMul(w.k, x, n, k.data(), pool);
+  MatMul(w.v, x, n, v.data(), pool);
+  const float eps = static_cast<float>(cfg.rms_norm_eps);
+  for (size_t i = 0; i < n; ++i) {
+    float* qi = q.data() + i * H * D;
+    float* ki = k.data() + i * KV * D;
+    if (cfg.qk_norm) {
+      RmsNormRows(qi, w.q_norm.data(), H, D, eps, qi);
+      RmsNormRows(ki, w.k_norm.data(), KV, D, eps, ki);
+    }
+    ApplyRope(qi, H, D, rope_dims, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
+    ApplyRope(ki, KV, D, rope_dims, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
+    std::copy(ki, ki + KV * D, kv.K(pos0 + i));
+    std::copy(v.data() + i * KV * D, v.data() + (i + 1) * KV * D, kv.V(pos0 + i));
+  }
+  const size_t group = H / KV;
+  pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(pos0 + n);
+    for (size_t job = b; job < e; ++job) {
+      size_t i = job / H, h = job % H, g = h / group;
+      AttendHead(q.data() + (i * H + h) * D, D, kv.K(0) + g * D, KV * D, kv.V(0) + g * D, KV * D, D,
+                 pos0 + i + 1, p.scale, scores.data(), attn.data() + (i * H + h) * D);
+    }
+  });
+  MatMul(w.o, attn.data(), n, out, pool);
+}
+
+void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
+                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool) {
+  const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
+  const size_t dv = cfg.v_head_dim, C = cfg.kv_lora_rank, qk = nope + rope;
+  const float eps = static_cast<float>(cfg.rms_norm_eps);
+
+  // Queries: [n, H, nope + rope], through the low-rank path when q_lora_rank is set.
+  std::vector<float> q(n * H * qk);
+  if (w.q_a) {
+    std::vector<float> qa(n * w.q_a->rows);
+    MatMul(*w.q_a, x, n, qa.data(), pool);
+    RmsNormRows(qa.data(), w.q_a_norm.data(), n, w.q_a->rows, eps, qa.data());
+    MatMul(w.q_b, qa.data(), n, q.data(), pool);
+  } else {
+    MatMul(w.q_b, x, n, q.data(), pool);
+  }
+  // Compressed KV: [n, C + rope] → cache latent (normalized) and the shared rotary key.
+  std::vector<float> kva(n * (C + rope));
+  MatMul(w.kv_a, x, n, kva.data(), pool);
+  for (size_t i = 0; i < n; ++i) {
+    float* row = kva.data() + i * (C + rope);
+    RmsNormRow(row, w.kv_a_norm.data(), C, eps, kv.K(pos0 + i));
+    ApplyRope(row + C, 1, rope, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
+    std::copy(row + C, row + C + rope, kv.V(pos0 + i));
+    ApplyRope(q.data() + i * H * qk + nope, H, qk, rope, p.rope_style, p.rope_freq,
+              static_cast<int64_t>(pos0 + i));
+  }
+  // Absorbed queries q_lat[i, h] = W_UK,hᵀ · q_nope[i, h]   ([n, H, C]).
+  std::vector<float> q_lat(n * H * C), o_lat(n * H * C), o(n * H * dv);
+  pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
+    for (size_t h = b; h < e; ++h) {
+      WeightMatrix kbt{DType::kF32, w.k_b_t.data() + h * C * nope, C, nope, nope * sizeof(float)};
+      MatMulRows(kbt, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C, 0, C);
+    }
+  });
+  // Scores over the cache: q_lat·latent + q_pe·k_pe, then the weighted sum of latents.
+  pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(pos0 + n);
+    for (size_t job = b; job < e; ++job) {
+      size_t i = job / H, h = job % H, len = pos0 + i + 1;
+      const float* ql = q_lat.data() + (i * H + h) * C;
+      const float* qpe = q.data() + (i * H + h) * qk + nope;
+      for (size_t t = 0; t < len; ++t)
+        scores[t] = p.scale * (Dot(ql, kv.K(t), C) + Dot(qpe, kv.V(t), rope));
+      SoftmaxInPlace(scores.data(), len);
+      float* ol = o_lat.data() + (i * H + h) * C;
+      std::fill(ol, ol + C, 0.0f);
+      for (size_t t = 0; t < len; ++t) AddScaled(scores[t], kv.K(t), C, ol);
+    }
+  });
+  // Values: o[i, h] = W_UV,h · o_lat[i, h], W_UV,h = kv_b rows [h(nope+dv) + nope, +dv).
+  pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
+    for (size_t h = b; h < e; ++h) {
+      WeightMatrix wuv = w.kv_b.RowSlice(h * (nope + dv) + nope, dv);
+      MatMulRows(wuv, o_lat.data() + h * C, H * C, n, o.data() + h * dv, H * dv, 0, dv);
+    }
+  });
+  MatMul(w.o, o.data(), n, out, pool);
+}
+
+}  // namespace moe

@@ -1,0 +1,37 @@
+// Attention blocks over a batch of consecutive positions of one sequence: grouped-query
+// attention (Llama, Qwen3) and multi-head latent attention (DeepSeek-V2/V3, Kimi K2).
+// Both write the new positions into the cache, then attend causally over the cache.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/cpu/ops.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace moe {
+
+struct AttentionParams {
+  std::vector<float> rope_freq;  // per rotated pair, YaRN / freq factors folded in
+  RopeStyle rope_style = RopeStyle::kAdjacentPairs;
+  float scale = 1.0f;            // softmax scale applied to q·k
+};
+
+// Rotary frequencies θ_i = base^(-2i/d) for d rotated dims, with YaRN's interpolation ramp
+// (DeepSeek-V3 model.py precompute_freqs_cis) and optional per-pair divisors (rope_freqs).
+std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& scaling,
+                                   const std::vector<float>& freq_factors);
+// YaRN's attention magnitude correction: 0.1·m·ln(factor) + 1 (1 without YaRN).
+double YarnMscale(double factor, double m);
+
+// x: [n, hidden] (normalized input); out: [n, hidden]. Positions are cache.n_past .. + n.
+void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
+                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
+
+void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
+                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
+
+}  // namespace moe

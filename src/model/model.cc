@@ -1,0 +1,156 @@
+#include "model/model.h"
+
+#include <cmath>
+#include <map>
+
+#include "kernels/cpu/ops.h"
+
+namespace moe {
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& opts) {
+  auto m = std::unique_ptr<Model>(new Model());
+  MOE_ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(path, opts));
+  m->gguf_ = std::make_unique<GgufFile>(std::move(g));
+  MOE_ASSIGN_OR_RETURN(std::string arch, m->gguf_->GetString("general.architecture"));
+  const Family* family = FindFamily(arch);
+  if (!family)
+    return Status::Errorf("{}: architecture '{}' is not supported (supported: {})", path, arch,
+                          fmt::join(SupportedArchitectures(), ", "));
+  MOE_ASSIGN_OR_RETURN(m->cfg_, family->parse(*m->gguf_));
+  MOE_RETURN_IF_ERROR(m->cfg_.Validate().WithContext(path));
+  Binder binder(m->gguf_->tensors(), path);
+  MOE_RETURN_IF_ERROR(family->bind(m->cfg_, binder, &m->w_));
+  m->unused_ = binder.Unused();
+
+  const ModelConfig& c = m->cfg_;
+  if (c.is_mla()) {
+    m->attn_.rope_freq = RopeFrequencies(c.qk_rope_head_dim, c.rope_theta, c.rope_scaling, {});
+    m->attn_.rope_style = RopeStyle::kAdjacentPairs;
+    double mscale = c.rope_scaling.type == "yarn"
+                        ? YarnMscale(c.rope_scaling.factor, c.rope_scaling.mscale_all_dim) : 1.0;
+    m->attn_.scale = static_cast<float>(mscale * mscale /
+                                        std::sqrt(static_cast<double>(c.qk_nope_head_dim + c.qk_rope_head_dim)));
+  } else {
+    size_t dims = c.rope_dim ? c.rope_dim : c.head_dim;
+    m->attn_.rope_freq = RopeFrequencies(dims, c.rope_theta, c.rope_scaling, m->w_.rope_freq_factors);
+    m->attn_.rope_style = c.rope_halves ? RopeStyle::kHalves : RopeStyle::kAdjacentPairs;
+    m->attn_.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  }
+  m->router_ = RouterOptions{.top_k = static_cast<size_t>(c.num_experts_per_tok),
+                             .scoring = c.scoring_func,
+                             .n_group = static_cast<size_t>(c.n_group),
+                             .topk_group = static_cast<size_t>(c.topk_group),
+                             .norm_topk_prob = c.norm_topk_prob,
+                             .scale = static_cast<float>(c.routed_scaling_factor)};
+  m->ComputeStats();
+  return m;
+}
+
+std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
+  std::vector<std::pair<size_t, size_t>> widths;
+  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    if (cfg_.is_mla())
+      widths.push_back({static_cast<size_t>(cfg_.kv_lora_rank), static_cast<size_t>(cfg_.qk_rope_head_dim)});
+    else
+      widths.push_back({static_cast<size_t>(cfg_.num_key_value_heads * cfg_.head_dim),
+                        static_cast<size_t>(cfg_.num_key_value_heads * cfg_.head_dim)});
+  }
+  return std::make_unique<KvCache>(capacity, widths);
+}
+
+Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,
+                      std::vector<float>* logits, ThreadPool& pool) const {
+  const size_t n = tokens.size(), E = cfg_.hidden_size, V = cfg_.vocab_size;
+  const size_t pos0 = cache.n_past();
+  if (n == 0) return Status::Error("no tokens to evaluate");
+  if (pos0 + n > cache.capacity())
+    return Status::Errorf("context is full: {} cached + {} new tokens exceed the context size of {}", pos0, n,
+                          cache.capacity());
+  for (size_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= V)
+      return Status::Errorf("token id {} at index {} is outside the vocabulary (size {})", tokens[i], i, V);
+
+  std::vector<float> h(n * E), x(n * E), y(n * E);
+  for (size_t i = 0; i < n; ++i) DequantizeRow(w_.token_embd.dtype, w_.token_embd.Row(tokens[i]), E, h.data() + i * E);
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    const LayerWeights& L = w_.layers[l];
+    RmsNormRows(h.data(), L.attn_norm.data(), n, E, eps, x.data());
+    if (L.mla) MlaAttention(cfg_, *L.mla, attn_, x.data(), n, pos0, cache.layer(l), y.data(), pool);
+    else GqaAttention(cfg_, *L.gqa, attn_, x.data(), n, pos0, cache.layer(l), y.data(), pool);
+    AddScaled(1.0f, y.data(), n * E, h.data());
+    RmsNormRows(h.data(), L.ffn_norm.data(), n, E, eps, x.data());
+    if (L.moe) MoeFfn(*L.moe, router_, x.data(), n, E, y.data(), pool);
+    else DenseFfn(*L.ffn, x.data(), n, y.data(), pool);
+    AddScaled(1.0f, y.data(), n * E, h.data());
+  }
+  cache.set_n_past(pos0 + n);
+  const size_t first = all_logits ? 0 : n - 1, rows = n - first;
+  RmsNormRows(h.data() + first * E, w_.output_norm.data(), rows, E, eps, x.data());
+  logits->resize(rows * V);
+  MatMul(w_.output, x.data(), rows, logits->data(), pool);
+  return Status();
+}
+
+namespace {
+uint64_t Params(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * m.cols; }
+uint64_t Bytes(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * RowBytes(m.dtype, m.cols); }
+}  // namespace
+
+void Model::ComputeStats() {
+  ParamStats s;
+  std::map<std::string, uint64_t> by_dtype;
+  // `active` says whether a decoded token reads the whole matrix.
+  auto add = [&](const WeightMatrix& m, bool active, uint64_t copies = 1) {
+    s.total += Params(m) * copies;
+    s.weight_bytes += Bytes(m) * copies;
+    by_dtype[std::string(DTypeName(m.dtype))] += Bytes(m) * copies;
+    if (active) {
+      s.active_per_token += Params(m) * copies;
+      s.active_bytes_per_token += Bytes(m) * copies;
+    }
+  };
+  auto add_vec = [&](const std::vector<float>& v) {
+    s.total += v.size();
+    s.active_per_token += v.size();
+    s.weight_bytes += v.size() * 4;
+    s.active_bytes_per_token += v.size() * 4;
+    by_dtype["f32"] += v.size() * 4;
+  };
+  const bool tied = w_.output.data == w_.token_embd.data;
+  add(w_.token_embd, false);
+  if (!tied) add(w_.output, true);
+  else { s.active_per_token += Params(w_.output); s.active_bytes_per_token += Bytes(w_.output); }
+  add_vec(w_.output_norm);
+  const uint64_t k = cfg_.num_experts_per_tok;
+  for (const LayerWeights& L : w_.layers) {
+    add_vec(L.attn_norm);
+    add_vec(L.ffn_norm);
+    if (L.gqa) {
+      for (auto* m : {&L.gqa->q, &L.gqa->k, &L.gqa->v, &L.gqa->o}) add(*m, true);
+      add_vec(L.gqa->q_norm);
+      add_vec(L.gqa->k_norm);
+    }
+    if (L.mla) {
+      if (L.mla->q_a) add(*L.mla->q_a, true);
+      for (auto* m : {&L.mla->q_b, &L.mla->kv_a, &L.mla->kv_b, &L.mla->o}) add(*m, true);
+      add_vec(L.mla->q_a_norm);
+      add_vec(L.mla->kv_a_norm);
+    }
+    if (L.ffn) for (auto* m : {&L.ffn->gate, &L.ffn->up, &L.ffn->down}) add(*m, true);
+    if (L.moe) {
+      add(L.moe->router, true);
+      add_vec(L.moe->router_bias);
+      for (auto* st : {&L.moe->gate, &L.moe->up, &L.moe->down}) {
+        add(st->first, false, st->n_expert);
+        s.active_per_token += Params(st->first) * k;
+        s.active_bytes_per_token += Bytes(st->first) * k;
+      }
+      if (L.moe->shared) for (auto* m : {&L.moe->shared->gate, &L.moe->shared->up, &L.moe->shared->down}) add(*m, true);
+    }
+  }
+  for (auto& [name, bytes] : by_dtype) s.bytes_by_dtype.push_back({name, bytes});
+  stats_ = std::move(s);
+}
+
+}  // namespace moe

@@ -1,0 +1,69 @@
+// A loaded decoder model: config, bound weights, and the forward pass over a batch of
+// consecutive tokens of one sequence. Families differ only in how the config is parsed and
+// which tensors they bind (arch/); the forward is shared straight-line code over blocks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "io/gguf.h"
+#include "model/blocks/attention.h"
+#include "model/blocks/ffn.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace moe {
+
+struct ParamStats {
+  uint64_t total = 0;            // every parameter in bound tensors
+  uint64_t active_per_token = 0; // all but the embedding table and unselected routed experts
+  uint64_t weight_bytes = 0;
+  uint64_t active_bytes_per_token = 0;  // bytes read per decoded token (roofline numerator)
+  std::vector<std::pair<std::string, uint64_t>> bytes_by_dtype;
+};
+
+class Model {
+ public:
+  // Opens a GGUF file and binds the family registered for its general.architecture.
+  static Result<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& opts);
+
+  const ModelConfig& config() const { return cfg_; }
+  const GgufFile& gguf() const { return *gguf_; }
+  const ParamStats& stats() const { return stats_; }
+  const std::vector<std::string>& unused_tensors() const { return unused_; }
+
+  std::unique_ptr<KvCache> NewCache(size_t capacity) const;
+
+  // Processes tokens at positions cache.n_past() .. + n, appending them to the cache.
+  // logits receives [n, vocab] when all_logits, else [1, vocab] for the last token.
+  Status Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,
+                 std::vector<float>* logits, ThreadPool& pool) const;
+
+ private:
+  void ComputeStats();
+
+  ModelConfig cfg_;
+  std::unique_ptr<GgufFile> gguf_;
+  ModelWeights w_;
+  AttentionParams attn_;
+  RouterOptions router_;
+  ParamStats stats_;
+  std::vector<std::string> unused_;
+};
+
+// Per-family hooks (arch/*.cc), looked up by GGUF architecture name in registry.cc.
+struct Family {
+  const char* gguf_arch;
+  Result<ModelConfig> (*parse)(const GgufFile&);
+  Status (*bind)(const ModelConfig&, Binder&, ModelWeights*);
+};
+const Family* FindFamily(const std::string& gguf_arch);
+std::vector<std::string> SupportedArchitectures();
+
+}  // namespace moe

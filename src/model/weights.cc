@@ -1,0 +1,59 @@
+#include "model/weights.h"
+
+#include <algorithm>
+#include <set>
+
+namespace moe {
+
+Result<const TensorEntry*> Binder::Lookup(const std::string& name, const std::vector<uint64_t>& shape,
+                                          const std::string& why) {
+  const TensorEntry* e = catalog_.Find(name);
+  if (!e) return Status::Errorf("{}: missing tensor '{}' (expected shape {} from {})", file_, name,
+                                ShapeString(shape), why);
+  if (!e->dtype)
+    return Status::Errorf("{}: tensor '{}' has type {}, not supported yet (supported: F32, F16, BF16, Q8_0)",
+                          file_, name, GgmlTypeName(e->ggml_type));
+  if (e->shape != shape)
+    return Status::Errorf("{}: tensor '{}' (offset {:#x}) has shape {}, expected {} from {}", file_, name,
+                          e->file_offset, ShapeString(e->shape), ShapeString(shape), why);
+  used_.push_back(name);
+  return e;
+}
+
+Result<WeightMatrix> Binder::Matrix(const std::string& name, int64_t rows, int64_t cols,
+                                    const std::string& why) {
+  MOE_ASSIGN_OR_RETURN(const TensorEntry* e,
+                       Lookup(name, {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)}, why));
+  size_t rb = RowBytes(*e->dtype, static_cast<size_t>(cols));
+  return WeightMatrix{*e->dtype, e->data, static_cast<size_t>(rows), static_cast<size_t>(cols), rb};
+}
+
+Result<ExpertStack> Binder::Experts(const std::string& name, int64_t n_expert, int64_t rows, int64_t cols,
+                                    const std::string& why) {
+  MOE_ASSIGN_OR_RETURN(const TensorEntry* e,
+                       Lookup(name, {static_cast<uint64_t>(n_expert), static_cast<uint64_t>(rows),
+                                     static_cast<uint64_t>(cols)}, why));
+  size_t rb = RowBytes(*e->dtype, static_cast<size_t>(cols));
+  ExpertStack s;
+  s.first = WeightMatrix{*e->dtype, e->data, static_cast<size_t>(rows), static_cast<size_t>(cols), rb};
+  s.n_expert = static_cast<size_t>(n_expert);
+  s.expert_stride = rb * static_cast<size_t>(rows);
+  return s;
+}
+
+Result<std::vector<float>> Binder::Vector(const std::string& name, int64_t n, const std::string& why) {
+  MOE_ASSIGN_OR_RETURN(const TensorEntry* e, Lookup(name, {static_cast<uint64_t>(n)}, why));
+  std::vector<float> v(static_cast<size_t>(n));
+  DequantizeRow(*e->dtype, e->data, v.size(), v.data());
+  return v;
+}
+
+std::vector<std::string> Binder::Unused() const {
+  std::set<std::string> used(used_.begin(), used_.end());
+  std::vector<std::string> out;
+  for (auto& e : catalog_.entries())
+    if (!used.count(e.name)) out.push_back(e.name);
+  return out;
+}
+
+}  // namespace moe

@@ -1,0 +1,95 @@
+// Bound weights of a decoder: every tensor a family declares, looked up by name, checked
+// for dtype and shape, and viewed in place inside the mapped file. Small vectors (norms,
+// router bias) are converted to float32 at load.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "io/tensor_catalog.h"
+#include "kernels/cpu/matmul.h"
+#include "model/config.h"
+
+namespace moe {
+
+// Stacked expert matrices [n_expert, rows, cols] as stored (one tensor).
+struct ExpertStack {
+  WeightMatrix first;        // expert 0
+  size_t n_expert = 0;
+  size_t expert_stride = 0;  // bytes between experts
+  WeightMatrix Expert(size_t e) const {
+    WeightMatrix m = first;
+    m.data = static_cast<const char*>(first.data) + e * expert_stride;
+    return m;
+  }
+};
+
+struct GqaWeights {
+  WeightMatrix q, k, v, o;  // q: [n_head·head_dim, hidden] ...
+  std::vector<float> q_norm, k_norm;  // [head_dim] when qk_norm
+};
+
+struct MlaWeights {
+  std::optional<WeightMatrix> q_a;   // [q_lora_rank, hidden] (absent: q is direct)
+  std::vector<float> q_a_norm;       // [q_lora_rank]
+  WeightMatrix q_b;                  // [n_head·(nope+rope), q_lora_rank or hidden]
+  WeightMatrix kv_a;                 // [kv_lora_rank + rope, hidden]
+  std::vector<float> kv_a_norm;      // [kv_lora_rank]
+  WeightMatrix kv_b;                 // [n_head·(nope+v), kv_lora_rank]
+  WeightMatrix o;                    // [hidden, n_head·v]
+  // W_UK transposed per head, [n_head, kv_lora_rank, nope] float32: absorbs the key
+  // up-projection into the query (q_lat = W_UKᵀ q_nope) so decode attends over the latent.
+  std::vector<float> k_b_t;
+};
+
+struct FfnWeights {
+  WeightMatrix gate, up, down;  // gate/up: [ff, hidden], down: [hidden, ff]
+};
+
+struct MoeWeights {
+  WeightMatrix router;              // [n_expert, hidden]
+  std::vector<float> router_bias;   // e_score_correction_bias, [n_expert] or empty
+  ExpertStack gate, up, down;
+  std::optional<FfnWeights> shared;
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;
+  std::optional<GqaWeights> gqa;
+  std::optional<MlaWeights> mla;
+  std::optional<FfnWeights> ffn;
+  std::optional<MoeWeights> moe;
+};
+
+struct ModelWeights {
+  WeightMatrix token_embd;  // [vocab, hidden]
+  WeightMatrix output;      // [vocab, hidden] (tied to token_embd when absent)
+  std::vector<float> output_norm;
+  std::vector<float> rope_freq_factors;  // optional (Llama 3 rope_freqs)
+  std::vector<LayerWeights> layers;
+};
+
+// Looks tensors up in a catalog and checks them against the shapes the config implies.
+class Binder {
+ public:
+  Binder(const TensorCatalog& catalog, std::string file) : catalog_(catalog), file_(std::move(file)) {}
+  bool Has(const std::string& name) const { return catalog_.Contains(name); }
+  Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols, const std::string& why);
+  Result<ExpertStack> Experts(const std::string& name, int64_t n_expert, int64_t rows, int64_t cols,
+                              const std::string& why);
+  Result<std::vector<float>> Vector(const std::string& name, int64_t n, const std::string& why);
+  // Names of catalog tensors never bound (reported by `moe info`, e.g. MTP layers).
+  std::vector<std::string> Unused() const;
+
+ private:
+  Result<const TensorEntry*> Lookup(const std::string& name, const std::vector<uint64_t>& shape,
+                                    const std::string& why);
+  const TensorCatalog& catalog_;
+  std::string file_;
+  std::vector<std::string> used_;
+};
+
+}  // namespace moe
