@@ -17,6 +17,7 @@ void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
   cmd->add_option("--type", *type, "weight type: f32 | f16 | bf16 | q8_0")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
   cmd->add_option("--seed", o->seed, "random seed");
   cmd->add_option("-o,--out", *path, "output GGUF file")->required();
+  cmd->add_flag("--no-data", o->no_data, "leave the weights as zeros in a sparse file (shapes only, for tests)");
   out->push_back({cmd, [=]() {
     SynthOptions opts = *o;
     opts.type = *DTypeFromName(*type);

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "base/check.h"
 
 namespace moe {
@@ -139,7 +141,13 @@ Status GgufWriter::WriteTensor(const void* data, uint64_t nbytes) {
   MOE_CHECK(nbytes == t.nbytes);
   static const uint8_t kZeros[kAlignment] = {};
   MOE_RETURN_IF_ERROR(WriteBytes(kZeros, t.offset - written_data_));
-  MOE_RETURN_IF_ERROR(WriteBytes(data, nbytes));
+  if (data == nullptr) {
+    // A hole: the file stays sparse and reads back as zeros.
+    if (std::fseek(f_, static_cast<long>(nbytes), SEEK_CUR) != 0)
+      return Status::Errorf("{}: seek failed: {}", path_, std::strerror(errno));
+  } else {
+    MOE_RETURN_IF_ERROR(WriteBytes(data, nbytes));
+  }
   written_data_ = t.offset + nbytes;
   ++next_tensor_;
   return Status();
@@ -147,6 +155,9 @@ Status GgufWriter::WriteTensor(const void* data, uint64_t nbytes) {
 
 Status GgufWriter::Finish() {
   MOE_CHECK(next_tensor_ == tensors_.size());
+  // Extends the file over a trailing hole, if the last tensor was skipped.
+  if (std::fflush(f_) != 0 || ::ftruncate(fileno(f_), static_cast<off_t>(std::ftell(f_))) != 0)
+    return Status::Errorf("{}: write failed: {}", path_, std::strerror(errno));
   int rc = std::fclose(f_);
   f_ = nullptr;
   if (rc != 0) return Status::Errorf("{}: close failed: {}", path_, std::strerror(errno));

@@ -29,7 +29,8 @@ class GgufWriter {
   void AddTensor(const std::string& name, uint32_t ggml_type, const std::vector<uint64_t>& shape);
 
   // Opens `path`, writes header and tensor infos. Then call WriteTensor once per declared
-  // tensor, in declaration order, with exactly its byte size; then Finish.
+  // tensor, in declaration order, with exactly its byte size (data == nullptr leaves a
+  // sparse hole of zeros); then Finish.
   Status Begin(const std::string& path);
   Status WriteTensor(const void* data, uint64_t nbytes);
   Status Finish();

@@ -353,6 +353,10 @@ Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
     size_t rows = 1;
     for (size_t d = 0; d + 1 < t.shape.size(); ++d) rows *= t.shape[d];
     const size_t rb = RowBytes(t.type, cols);
+    if (o.no_data) {
+      MOE_RETURN_IF_ERROR(w.WriteTensor(nullptr, rows * rb));
+      continue;
+    }
     bytes.resize(rows * rb);
     // Uniform on [-a, a] has standard deviation a/√3. Each row has its own stream, so the
     // weights do not depend on the thread count.

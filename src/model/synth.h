@@ -20,6 +20,7 @@ struct SynthOptions {
   DType type = DType::kF32;          // 2-D weights; norms, router and bias stay F32
   uint64_t seed = 1;
   bool progress = false;
+  bool no_data = false;  // tensors left as sparse holes (zeros): shapes only, for tests of `moe info`
 };
 
 std::vector<std::string> SynthArchs();

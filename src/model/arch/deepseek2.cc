@@ -3,6 +3,7 @@
 // then MoE layers with shared experts; routing is sigmoid + e_score_correction bias with
 // group-limited top-k (V3) or softmax (V2), renormalized and scaled by routed_scaling_factor.
 #include "model/arch/families.h"
+#include "model/blocks/attention.h"
 #include "model/gguf_config.h"
 
 namespace moe {
@@ -45,15 +46,7 @@ Status BindMla(const ModelConfig& c, Binder& b, const std::string& p, MlaWeights
   MOE_ASSIGN_OR_RETURN(w->kv_a_norm, b.Vector(p + "attn_kv_a_norm.weight", C, why));
   MOE_ASSIGN_OR_RETURN(w->kv_b, b.Matrix(p + "attn_kv_b.weight", H * (nope + dv), C, why));
   MOE_ASSIGN_OR_RETURN(w->o, b.Matrix(p + "attn_output.weight", E, H * dv, why));
-  // W_UK transposed per head, float32 (a load-time repack of H·C·nope values per layer).
-  w->k_b_t.assign(static_cast<size_t>(H * C * nope), 0.0f);
-  std::vector<float> row(static_cast<size_t>(C));
-  for (int64_t h = 0; h < H; ++h) {
-    for (int64_t d = 0; d < nope; ++d) {
-      DequantizeRow(w->kv_b.dtype, w->kv_b.Row(static_cast<size_t>(h * (nope + dv) + d)), row.size(), row.data());
-      for (int64_t ci = 0; ci < C; ++ci) w->k_b_t[static_cast<size_t>((h * C + ci) * nope + d)] = row[ci];
-    }
-  }
+  AbsorbKeyProjection(c, w);
   return Status();
 }
 

@@ -86,6 +86,18 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
   MatMul(w.o, attn.data(), n, out, pool);
 }
 
+void AbsorbKeyProjection(const ModelConfig& c, MlaWeights* w) {
+  const size_t H = c.num_attention_heads, C = c.kv_lora_rank, nope = c.qk_nope_head_dim, dv = c.v_head_dim;
+  w->k_b_t.assign(H * C * nope, 0.0f);
+  std::vector<float> row(C);
+  for (size_t h = 0; h < H; ++h) {
+    for (size_t d = 0; d < nope; ++d) {
+      DequantizeRow(w->kv_b.dtype, w->kv_b.Row(h * (nope + dv) + d), C, row.data());
+      for (size_t ci = 0; ci < C; ++ci) w->k_b_t[(h * C + ci) * nope + d] = row[ci];
+    }
+  }
+}
+
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;

@@ -31,6 +31,9 @@ double YarnMscale(double factor, double m);
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
 
+// Fills w->k_b_t from kv_b: W_UK of each head transposed to [kv_lora_rank, qk_nope] float32.
+void AbsorbKeyProjection(const ModelConfig& cfg, MlaWeights* w);
+
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
 

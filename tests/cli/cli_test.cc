@@ -1,0 +1,184 @@
+// End-to-end tests of the `moe` binary: synth → run/info/eval-logits on every family,
+// `moe info` numbers for the bench presets against formulas written out from the shapes,
+// and the one-line error / exit code 1 convention on bad input.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Outcome Moe(const std::string& args) {
+  static int counter = 0;
+  std::string err_path = ::testing::TempDir() + "/moe_stderr_" + std::to_string(counter++);
+  std::string cmd = std::string(MOE_BINARY) + " " + args + " 2>" + err_path;
+  Outcome r{0, "", ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_path);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+class SynthRun : public ::testing::TestWithParam<std::tuple<std::string, std::string, std::string>> {};
+
+TEST_P(SynthRun, SynthThenRunAndInfo) {
+  auto [arch, preset, type] = GetParam();
+  std::string path = Tmp(arch + "-" + preset + "-" + type + ".gguf");
+  Outcome s = Moe("synth --arch " + arch + " --preset " + preset + " --type " + type + " --seed 3 -o " + path);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Outcome r = Moe("run -m " + path + " --tokens 1,2,3,4 -n 6 -t 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Six comma-separated ids (or fewer if the model hit end-of-sequence).
+  std::string ids = r.out.substr(0, r.out.find('\n'));
+  EXPECT_FALSE(ids.empty());
+  EXPECT_LE(std::count(ids.begin(), ids.end(), ','), 5);
+  Outcome i = Moe("info --json -m " + path);
+  ASSERT_EQ(i.code, 0) << i.err;
+  auto j = nlohmann::json::parse(i.out);
+  EXPECT_GT(j["parameters"]["total"].get<uint64_t>(), j["parameters"]["active_per_token"].get<uint64_t>());
+  std::filesystem::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, SynthRun,
+    ::testing::Combine(::testing::Values("llama", "qwen3moe", "deepseek-v3"), ::testing::Values("tiny"),
+                       ::testing::Values("f32", "f16", "bf16", "q8_0")));
+INSTANTIATE_TEST_SUITE_P(
+    Small, SynthRun,
+    ::testing::Combine(::testing::Values("llama", "qwen3moe", "deepseek-v3"), ::testing::Values("small"),
+                       ::testing::Values("q8_0")));
+
+// Same seed, same file; another seed, another model: the synth output is reproducible.
+TEST(Synth, DeterministicPerSeed) {
+  auto read = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  ASSERT_EQ(Moe("synth --arch qwen3moe --preset tiny --seed 5 -o " + Tmp("a.gguf")).code, 0);
+  ASSERT_EQ(Moe("synth --arch qwen3moe --preset tiny --seed 5 -o " + Tmp("b.gguf")).code, 0);
+  ASSERT_EQ(Moe("synth --arch qwen3moe --preset tiny --seed 6 -o " + Tmp("c.gguf")).code, 0);
+  EXPECT_EQ(read(Tmp("a.gguf")), read(Tmp("b.gguf")));
+  EXPECT_NE(read(Tmp("a.gguf")), read(Tmp("c.gguf")));
+}
+
+// Logits of synth models are not flat: the output head has spread.
+TEST(Synth, LogitsAreNotFlat) {
+  std::string m = Tmp("flat.gguf");
+  ASSERT_EQ(Moe("synth --arch deepseek-v3 --preset tiny -o " + m).code, 0);
+  std::ofstream(Tmp("toks.json")) << "[1, 50, 100, 7]";
+  ASSERT_EQ(Moe("eval-logits -m " + m + " --tokens-file " + Tmp("toks.json") + " --out " + Tmp("l.f32")).code, 0);
+  std::ifstream in(Tmp("l.f32"), std::ios::binary);
+  std::vector<float> v(4 * 512);
+  in.read(reinterpret_cast<char*>(v.data()), v.size() * 4);
+  ASSERT_TRUE(in.good());
+  double mean = 0, var = 0;
+  for (float x : v) mean += x / v.size();
+  for (float x : v) var += (x - mean) * (x - mean) / v.size();
+  EXPECT_GT(std::sqrt(var), 0.5);
+  EXPECT_LT(std::sqrt(var), 20.0);
+}
+
+// Parameter counts of the bench presets, written out from the shapes in the engine-core
+// issue (independent of the code under test). Active = everything a decoded token reads:
+// all but the embedding table and the unselected routed experts.
+TEST(Info, BenchPresetNumbers) {
+  struct Want {
+    const char* arch;
+    uint64_t total, active, kv_per_token;
+  };
+  const uint64_t V = 32000, E = 1024;
+  // qwen3moe: 24 layers, q 16·128, kv 4·128, 64 experts of 512, 8 active, q/k norms of 128.
+  const uint64_t q_attn = E * 2048 + 2 * E * 512 + 2048 * E + 2 * 128 + 2 * E;
+  const uint64_t q_expert = 3 * 512 * E, q_router = 64 * E;
+  const uint64_t q_total = 2 * V * E + E + 24 * (q_attn + 64 * q_expert + q_router);
+  const uint64_t q_active = V * E + E + 24 * (q_attn + 8 * q_expert + q_router);
+  // deepseek-v3: 16 layers of MLA, 1 dense (2816), 15 MoE of 64 × 704 (6 active), 2 shared.
+  const uint64_t mla = 768 * E + 768 + 16 * 192 * 768 + 576 * E + 512 + 16 * 256 * 512 + E * 16 * 128 + 2 * E;
+  const uint64_t d_dense = 3 * 2816 * E, d_expert = 3 * 704 * E, d_shared = 3 * 1408 * E, d_router = 64 * E + 64;
+  const uint64_t d_total = 2 * V * E + E + 16 * mla + d_dense + 15 * (64 * d_expert + d_shared + d_router);
+  const uint64_t d_active = V * E + E + 16 * mla + d_dense + 15 * (6 * d_expert + d_shared + d_router);
+  for (const Want& w : {Want{"qwen3moe", q_total, q_active, 24 * 2 * 512 * 4},
+                        Want{"deepseek-v3", d_total, d_active, 16 * (512 + 64) * 4}}) {
+    std::string path = Tmp(std::string(w.arch) + "-bench.gguf");
+    ASSERT_EQ(Moe(std::string("synth --no-data --preset bench --type q8_0 --arch ") + w.arch + " -o " + path).code, 0);
+    Outcome i = Moe("info --json -m " + path);
+    ASSERT_EQ(i.code, 0) << i.err;
+    auto j = nlohmann::json::parse(i.out);
+    EXPECT_EQ(j["parameters"]["total"].get<uint64_t>(), w.total) << w.arch;
+    EXPECT_EQ(j["parameters"]["active_per_token"].get<uint64_t>(), w.active) << w.arch;
+    EXPECT_EQ(j["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024) << w.arch;
+    std::filesystem::remove(path);
+  }
+  // The published sizes of these presets: qwen3moe-bench ~2.61 B total, ~0.46 B active;
+  // deepseek-v3-bench ~0.43 B active.
+  EXPECT_NEAR(q_total / 1e9, 2.61, 0.01);
+  EXPECT_NEAR(q_active / 1e9, 0.46, 0.01);
+  EXPECT_NEAR(d_active / 1e9, 0.43, 0.01);
+}
+
+// The bench shapes run end to end (weights left as zeros in a sparse file, so the test stays fast).
+TEST(Synth, BenchPresetsRun) {
+  for (const char* arch : {"llama", "qwen3moe", "deepseek-v3"}) {
+    std::string path = Tmp(std::string(arch) + "-bench-run.gguf");
+    ASSERT_EQ(Moe(std::string("synth --no-data --preset bench --type q8_0 --arch ") + arch + " -o " + path).code, 0);
+    Outcome r = Moe("run -m " + path + " --tokens 1,2 -n 2 -t 2");
+    EXPECT_EQ(r.code, 0) << arch << ": " << r.err;
+    std::filesystem::remove(path);
+  }
+}
+
+void ExpectOneLineError(const Outcome& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("moe: ", 0), 0u) << r.err;
+}
+
+TEST(Errors, BadFilesAndFlagsGiveOneLine) {
+  std::string m = Tmp("ok.gguf");
+  ASSERT_EQ(Moe("synth --arch llama --preset tiny -o " + m).code, 0);
+  // Truncated model.
+  {
+    std::ifstream in(m, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(Tmp("cut.gguf"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  ExpectOneLineError(Moe("info -m " + Tmp("cut.gguf")), "beyond the end of the file");
+  std::ofstream(Tmp("junk.gguf")) << "this is not a model at all, just text";
+  ExpectOneLineError(Moe("info -m " + Tmp("junk.gguf")), "not a GGUF file");
+  ExpectOneLineError(Moe("info -m /nonexistent.gguf"), "cannot open");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1,99999 -n 1"), "outside the vocabulary");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1,x -n 1"), "not a token id");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1 --temp -3"), "temperature");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1 --bogus-flag"), "bogus");
+  ExpectOneLineError(Moe("synth --arch gpt5 -o x.gguf"), "gpt5");
+  std::ofstream(Tmp("bad.json")) << "[1, 2, \"three\"]";
+  ExpectOneLineError(Moe("eval-logits -m " + m + " --tokens-file " + Tmp("bad.json") + " --out " + Tmp("o.f32")),
+                     "not a token id");
+}
+
+}  // namespace

@@ -1,0 +1,229 @@
+// Unit tests of the shared blocks against independent formulations: routing on hand-worked
+// cases, YaRN frequencies from the DeepSeek-V3 formulas, MLA's absorbed attention against the
+// expanded (naive) form, GQA against a direct loop.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "model/blocks/attention.h"
+#include "model/blocks/ffn.h"
+
+namespace moe {
+namespace {
+
+TEST(Route, SoftmaxTopKRenormalized) {
+  float logits[4] = {1.0f, 3.0f, 2.0f, 0.0f};
+  RouterOptions o{.top_k = 2, .scoring = Scoring::kSoftmax, .norm_topk_prob = true, .scale = 1.0f};
+  Routing r = Route(logits, 4, nullptr, o);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{1, 2}));
+  // Renormalized softmax over {3, 2}: e^3 / (e^3 + e^2).
+  EXPECT_NEAR(r.weights[0], std::exp(3.0) / (std::exp(3.0) + std::exp(2.0)), 1e-6);
+  EXPECT_NEAR(r.weights[0] + r.weights[1], 1.0, 1e-6);
+}
+
+TEST(Route, SoftmaxWithoutNormKeepsProbabilities) {
+  float logits[3] = {0.0f, 0.0f, 0.0f};
+  RouterOptions o{.top_k = 1, .scoring = Scoring::kSoftmax, .norm_topk_prob = false, .scale = 2.0f};
+  Routing r = Route(logits, 3, nullptr, o);
+  EXPECT_EQ(r.experts[0], 0);  // ties go to the lower index
+  EXPECT_NEAR(r.weights[0], 2.0 / 3.0, 1e-6);
+}
+
+TEST(Route, SigmoidBiasChoosesButDoesNotWeigh) {
+  // 8 experts in 4 groups of 2; keep 2 groups, pick 2 experts.
+  float logits[8] = {2.0f, 1.9f, -1.0f, -1.0f, 0.5f, 0.4f, 0.0f, 3.0f};
+  float bias[8] = {0, 0, 5.0f, 5.0f, 0, 0, 0, -10.0f};
+  RouterOptions o{.top_k = 2, .scoring = Scoring::kSigmoid, .n_group = 4, .topk_group = 2,
+                  .norm_topk_prob = true, .scale = 2.5f};
+  Routing r = Route(logits, 8, bias, o);
+  auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
+  // Biased group scores (sum of the top two): g1 = 2σ(-1)+10 wins, g0 = σ(2)+σ(1.9) next;
+  // g3 is sunk by its bias although expert 7 has the highest raw logit.
+  // Within groups 0 and 1, the biased best two are experts 2 and 3.
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{2, 3}));
+  // Weights come from the unbiased sigmoid scores, renormalized, times 2.5.
+  EXPECT_NEAR(r.weights[0], 2.5 * sig(-1.0) / (2 * sig(-1.0)), 1e-6);
+}
+
+TEST(Route, GroupsLimitTheCandidates) {
+  float logits[8] = {5.0f, 4.0f, 0.0f, 0.0f, 4.5f, 0.0f, 0.0f, 0.0f};
+  float bias[8] = {};
+  RouterOptions o{.top_k = 2, .scoring = Scoring::kSigmoid, .n_group = 2, .topk_group = 1,
+                  .norm_topk_prob = false, .scale = 1.0f};
+  // Group 0 (experts 0-3) sums σ(5)+σ(4) > group 1's σ(4.5)+σ(0): expert 4 is excluded.
+  Routing r = Route(logits, 8, bias, o);
+  EXPECT_EQ(r.experts, (std::vector<int32_t>{0, 1}));
+}
+
+TEST(Rope, YarnMatchesDeepSeekFormulas) {
+  RopeScaling s{.type = "yarn", .factor = 40, .original_max_position_embeddings = 4096, .beta_fast = 32, .beta_slow = 1};
+  const size_t dim = 64;
+  const double base = 10000;
+  auto f = RopeFrequencies(dim, base, s, {});
+  // low/high from find_correction_range: dim·ln(L/(β·2π)) / (2 ln base).
+  auto corr = [&](double b) { return dim * std::log(4096 / (b * 2 * M_PI)) / (2 * std::log(base)); };
+  double low = std::floor(corr(32)), high = std::ceil(corr(1));
+  for (size_t i = 0; i < dim / 2; ++i) {
+    double freq = std::pow(base, -2.0 * i / dim);
+    double want = i < low ? freq : i >= high ? freq / 40 : 0;
+    if (i < low || i >= high) EXPECT_NEAR(f[i], want, want * 1e-6) << i;
+    else EXPECT_LT(f[i], freq);
+  }
+  EXPECT_NEAR(YarnMscale(40, 1.0), 1 + 0.1 * std::log(40.0), 1e-12);
+}
+
+struct Rand {
+  std::mt19937 g{42};
+  std::vector<float> Vec(size_t n, float scale = 1.0f) {
+    std::normal_distribution<float> d(0, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(g);
+    return v;
+  }
+};
+
+WeightMatrix F32(const std::vector<float>& v, size_t rows, size_t cols) {
+  return {DType::kF32, v.data(), rows, cols, cols * 4};
+}
+
+void MatVec(const std::vector<float>& w, size_t rows, size_t cols, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    double acc = 0;
+    for (size_t c = 0; c < cols; ++c) acc += static_cast<double>(w[r * cols + c]) * x[c];
+    y[r] = static_cast<float>(acc);
+  }
+}
+
+TEST(Mla, AbsorbedEqualsExpandedAttention) {
+  ModelConfig c;
+  c.hidden_size = 32;
+  c.num_attention_heads = 3;
+  c.q_lora_rank = 0;
+  c.kv_lora_rank = 16;
+  c.qk_nope_head_dim = 8;
+  c.qk_rope_head_dim = 4;
+  c.v_head_dim = 6;
+  c.rms_norm_eps = 1e-6;
+  const size_t E = 32, H = 3, C = 16, nope = 8, rope = 4, dv = 6, qk = nope + rope, n = 5;
+  Rand r;
+  auto wq = r.Vec(H * qk * E, 0.2f), wkva = r.Vec((C + rope) * E, 0.2f), wkvb = r.Vec(H * (nope + dv) * C, 0.3f),
+       wo = r.Vec(E * H * dv, 0.2f), kvnorm = r.Vec(C, 0.1f), x = r.Vec(n * E);
+  for (auto& v : kvnorm) v += 1;
+  MlaWeights w;
+  w.q_b = F32(wq, H * qk, E);
+  w.kv_a = F32(wkva, C + rope, E);
+  w.kv_a_norm = kvnorm;
+  w.kv_b = F32(wkvb, H * (nope + dv), C);
+  w.o = F32(wo, E, H * dv);
+  AbsorbKeyProjection(c, &w);
+  AttentionParams p;
+  p.rope_freq = RopeFrequencies(rope, 10000, {}, {});
+  p.scale = 0.37f;
+  KvLayer kv{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
+  ThreadPool pool(2);
+  std::vector<float> out(n * E);
+  MlaAttention(c, w, p, x.data(), n, 0, kv, out.data(), pool);
+
+  // Expanded form: full keys [nope from W_UK·latent | rope key] and values W_UV·latent.
+  std::vector<std::vector<float>> K(n, std::vector<float>(H * qk)), V(n, std::vector<float>(H * dv)),
+      Q(n, std::vector<float>(H * qk));
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> a(C + rope), lat(C);
+    MatVec(wkva, C + rope, E, x.data() + i * E, a.data());
+    double ss = 0;
+    for (size_t k = 0; k < C; ++k) ss += a[k] * a[k];
+    for (size_t k = 0; k < C; ++k) lat[k] = a[k] / std::sqrt(ss / C + 1e-6) * kvnorm[k];
+    ApplyRope(a.data() + C, 1, rope, rope, RopeStyle::kAdjacentPairs, p.rope_freq, i);
+    MatVec(wq, H * qk, E, x.data() + i * E, Q[i].data());
+    for (size_t h = 0; h < H; ++h) {
+      ApplyRope(Q[i].data() + h * qk + nope, 1, rope, rope, RopeStyle::kAdjacentPairs, p.rope_freq, i);
+      std::vector<float> kv_h(nope + dv);
+      MatVec(std::vector<float>(wkvb.begin() + h * (nope + dv) * C, wkvb.begin() + (h + 1) * (nope + dv) * C),
+             nope + dv, C, lat.data(), kv_h.data());
+      std::copy(kv_h.begin(), kv_h.begin() + nope, K[i].begin() + h * qk);
+      std::copy(a.begin() + C, a.end(), K[i].begin() + h * qk + nope);
+      std::copy(kv_h.begin() + nope, kv_h.end(), V[i].begin() + h * dv);
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> o(H * dv, 0.0f), y(E);
+    for (size_t h = 0; h < H; ++h) {
+      std::vector<double> s(i + 1);
+      double mx = -1e30, sum = 0;
+      for (size_t t = 0; t <= i; ++t) {
+        double d = 0;
+        for (size_t k = 0; k < qk; ++k) d += Q[i][h * qk + k] * K[t][h * qk + k];
+        s[t] = d * p.scale;
+        mx = std::max(mx, s[t]);
+      }
+      for (auto& v : s) sum += v = std::exp(v - mx);
+      for (size_t t = 0; t <= i; ++t)
+        for (size_t k = 0; k < dv; ++k) o[h * dv + k] += static_cast<float>(s[t] / sum) * V[t][h * dv + k];
+    }
+    MatVec(wo, E, H * dv, o.data(), y.data());
+    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 2e-4) << "token " << i << " dim " << k;
+  }
+}
+
+TEST(Gqa, MatchesDirectLoop) {
+  ModelConfig c;
+  c.hidden_size = 16;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 4;
+  c.rope_dim = 4;
+  c.rms_norm_eps = 1e-6;
+  const size_t E = 16, H = 4, KV = 2, D = 4, n = 4;
+  Rand r;
+  auto wq = r.Vec(H * D * E, 0.3f), wk = r.Vec(KV * D * E, 0.3f), wv = r.Vec(KV * D * E, 0.3f),
+       wo = r.Vec(E * H * D, 0.3f), x = r.Vec(n * E);
+  GqaWeights w{F32(wq, H * D, E), F32(wk, KV * D, E), F32(wv, KV * D, E), F32(wo, E, H * D), {}, {}};
+  AttentionParams p;
+  p.rope_freq = RopeFrequencies(D, 10000, {}, {});
+  p.rope_style = RopeStyle::kHalves;
+  p.scale = 0.5f;
+  KvLayer kv{KV * D, KV * D, std::vector<float>(n * KV * D), std::vector<float>(n * KV * D)};
+  ThreadPool pool(2);
+  std::vector<float> out(n * E);
+  GqaAttention(c, w, p, x.data(), n, 0, kv, out.data(), pool);
+  std::vector<std::vector<float>> Q(n, std::vector<float>(H * D)), K(n, std::vector<float>(KV * D)),
+      V(n, std::vector<float>(KV * D));
+  for (size_t i = 0; i < n; ++i) {
+    MatVec(wq, H * D, E, x.data() + i * E, Q[i].data());
+    MatVec(wk, KV * D, E, x.data() + i * E, K[i].data());
+    MatVec(wv, KV * D, E, x.data() + i * E, V[i].data());
+    // NeoX rotation of halves, written out: (x_j, x_{j+D/2}) by θ_j = i·base^(-2j/D).
+    for (auto* vec : {&Q[i], &K[i]}) {
+      for (size_t h = 0; h < vec->size() / D; ++h) {
+        for (size_t j = 0; j < D / 2; ++j) {
+          double th = i * std::pow(10000.0, -2.0 * j / D);
+          float a = (*vec)[h * D + j], b = (*vec)[h * D + j + D / 2];
+          (*vec)[h * D + j] = a * std::cos(th) - b * std::sin(th);
+          (*vec)[h * D + j + D / 2] = a * std::sin(th) + b * std::cos(th);
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> o(H * D, 0.0f), y(E);
+    for (size_t h = 0; h < H; ++h) {
+      size_t g = h / (H / KV);
+      std::vector<double> s(i + 1);
+      double mx = -1e30, sum = 0;
+      for (size_t t = 0; t <= i; ++t) {
+        double d = 0;
+        for (size_t k = 0; k < D; ++k) d += Q[i][h * D + k] * K[t][g * D + k];
+        mx = std::max(mx, s[t] = d * p.scale);
+      }
+      for (auto& v : s) sum += v = std::exp(v - mx);
+      for (size_t t = 0; t <= i; ++t)
+        for (size_t k = 0; k < D; ++k) o[h * D + k] += static_cast<float>(s[t] / sum) * V[t][g * D + k];
+    }
+    MatVec(wo, E, H * D, o.data(), y.data());
+    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace moe
