@@ -40,6 +40,7 @@ using Action = std::function<int()>;
 void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterEvalLogits(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 
 }  // namespace moe::cli
