@@ -225,5 +225,49 @@ TEST(Gqa, MatchesDirectLoop) {
   }
 }
 
+// The bucketed, work-item MoE against a per-token loop over the routed experts + shared.
+TEST(MoeFfn, MatchesPerTokenLoop) {
+  const size_t E = 48, X = 8, F = 80, S = 40, n = 7;  // F, S not multiples of the 64-row items
+  Rand r;
+  auto router = r.Vec(X * E), bias = r.Vec(X, 0.1f), gate = r.Vec(X * F * E, 0.2f), up = r.Vec(X * F * E, 0.2f),
+       down = r.Vec(X * E * F, 0.2f), sg = r.Vec(S * E, 0.2f), su = r.Vec(S * E, 0.2f), sd = r.Vec(E * S, 0.2f),
+       x = r.Vec(n * E);
+  MoeWeights w;
+  w.router = F32(router, X, E);
+  w.router_bias = bias;
+  auto stack = [&](const std::vector<float>& v, size_t rows, size_t cols) {
+    return ExpertStack{F32(v, rows, cols), X, rows * cols * 4};
+  };
+  w.gate = stack(gate, F, E);
+  w.up = stack(up, F, E);
+  w.down = stack(down, E, F);
+  w.shared = FfnWeights{F32(sg, S, E), F32(su, S, E), F32(sd, E, S)};
+  RouterOptions o{.top_k = 3, .scoring = Scoring::kSigmoid, .n_group = 4, .topk_group = 2,
+                  .norm_topk_prob = true, .scale = 2.5f};
+  ThreadPool pool(2);
+  std::vector<float> out(n * E);
+  MoeFfn(w, o, x.data(), n, E, out.data(), pool);
+  auto ffn = [&](const float* g, const float* u, const float* d, size_t ff, const float* xi, std::vector<double>& acc, double wt) {
+    std::vector<float> gv(ff), uv(ff), h(ff), y(E);
+    MatVec(std::vector<float>(g, g + ff * E), ff, E, xi, gv.data());
+    MatVec(std::vector<float>(u, u + ff * E), ff, E, xi, uv.data());
+    for (size_t k = 0; k < ff; ++k) h[k] = gv[k] / (1 + std::exp(-gv[k])) * uv[k];
+    MatVec(std::vector<float>(d, d + E * ff), E, ff, h.data(), y.data());
+    for (size_t k = 0; k < E; ++k) acc[k] += wt * y[k];
+  };
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> logits(X);
+    MatVec(router, X, E, x.data() + i * E, logits.data());
+    Routing rt = Route(logits.data(), X, bias.data(), o);
+    std::vector<double> acc(E, 0.0);
+    for (size_t k = 0; k < rt.experts.size(); ++k) {
+      size_t e = rt.experts[k];
+      ffn(gate.data() + e * F * E, up.data() + e * F * E, down.data() + e * E * F, F, x.data() + i * E, acc, rt.weights[k]);
+    }
+    ffn(sg.data(), su.data(), sd.data(), S, x.data() + i * E, acc, 1.0);
+    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], acc[k], 1e-4) << "token " << i;
+  }
+}
+
 }  // namespace
 }  // namespace moe

@@ -1,6 +1,8 @@
 #include "model/blocks/ffn.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <cmath>
 #include <numeric>
 
@@ -67,39 +69,93 @@ Routing Route(const float* logits, size_t n_expert, const float* bias, const Rou
   return r;
 }
 
+namespace {
+
+// One FFN (a routed expert or the shared experts) applied to a gathered set of tokens.
+struct ExpertJob {
+  WeightMatrix gate, up, down;
+  std::vector<size_t> tokens;   // rows of x this expert sees
+  std::vector<float> weights;   // routing weight per token (1 for shared experts)
+  std::vector<float> xs, h, d;  // [m, hidden], [m, ff], [m, hidden]
+};
+
+// Runs `items` work items over the pool, each thread taking the next free one: the cost of
+// items differs (experts see different token counts), so a shared counter balances them.
+void RunItems(ThreadPool& pool, size_t items, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  pool.Run([&](int, int) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(i);
+  });
+}
+
+}  // namespace
+
 void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t n, size_t hidden,
             float* out, ThreadPool& pool) {
   const size_t E = w.router.rows;
   std::vector<float> logits(n * E);
   MatMul(w.router, x, n, logits.data(), pool);
-  // Bucket (token, weight) pairs by expert.
-  std::vector<std::vector<std::pair<size_t, float>>> bucket(E);
+  // Bucket tokens by expert: each chosen expert's weights are then read once per batch.
+  std::vector<int> slot(E, -1);
+  std::vector<ExpertJob> jobs;
   for (size_t i = 0; i < n; ++i) {
     Routing r = Route(logits.data() + i * E, E, w.router_bias.empty() ? nullptr : w.router_bias.data(), o);
-    for (size_t k = 0; k < r.experts.size(); ++k) bucket[r.experts[k]].push_back({i, r.weights[k]});
+    for (size_t k = 0; k < r.experts.size(); ++k) {
+      int e = r.experts[k];
+      if (slot[e] < 0) {
+        slot[e] = static_cast<int>(jobs.size());
+        jobs.push_back({w.gate.Expert(e), w.up.Expert(e), w.down.Expert(e), {}, {}, {}, {}, {}});
+      }
+      jobs[slot[e]].tokens.push_back(i);
+      jobs[slot[e]].weights.push_back(r.weights[k]);
+    }
   }
   if (w.shared) {
-    DenseFfn(*w.shared, x, n, out, pool);
-  } else {
-    std::fill(out, out + n * hidden, 0.0f);
+    ExpertJob s{w.shared->gate, w.shared->up, w.shared->down, {}, std::vector<float>(n, 1.0f), {}, {}, {}};
+    for (size_t i = 0; i < n; ++i) s.tokens.push_back(i);
+    jobs.push_back(std::move(s));
   }
-  const size_t ff = w.gate.first.rows;
-  std::vector<float> xs, g, u, d;
-  for (size_t e = 0; e < E; ++e) {
-    const auto& b = bucket[e];
-    if (b.empty()) continue;
-    const size_t m = b.size();
-    xs.resize(m * hidden);
-    for (size_t j = 0; j < m; ++j) std::copy(x + b[j].first * hidden, x + (b[j].first + 1) * hidden, xs.data() + j * hidden);
-    g.resize(m * ff);
-    u.resize(m * ff);
-    d.resize(m * hidden);
-    MatMul(w.gate.Expert(e), xs.data(), m, g.data(), pool);
-    MatMul(w.up.Expert(e), xs.data(), m, u.data(), pool);
-    SiluMul(g.data(), u.data(), m * ff, g.data());
-    MatMul(w.down.Expert(e), g.data(), m, d.data(), pool);
-    for (size_t j = 0; j < m; ++j) AddScaled(b[j].second, d.data() + j * hidden, hidden, out + b[j].first * hidden);
+  for (auto& j : jobs) {
+    const size_t m = j.tokens.size(), ff = j.gate.rows;
+    j.xs.resize(m * hidden);
+    for (size_t t = 0; t < m; ++t) std::copy(x + j.tokens[t] * hidden, x + (j.tokens[t] + 1) * hidden, j.xs.data() + t * hidden);
+    j.h.resize(m * ff);
+    j.d.resize(m * hidden);
   }
+  // Work items are (expert, block of rows): a layer with a few active experts still
+  // spreads over every thread, and each item streams its rows of gate and up (then down)
+  // once for all the expert's tokens. Gate and up share an item so SiLU fuses in.
+  constexpr size_t kRows = 64;
+  std::vector<std::pair<size_t, size_t>> items;  // (job, first row)
+  for (size_t e = 0; e < jobs.size(); ++e)
+    for (size_t r = 0; r < jobs[e].gate.rows; r += kRows) items.push_back({e, r});
+  RunItems(pool, items.size(), [&](size_t it) {
+    ExpertJob& j = jobs[items[it].first];
+    const size_t m = j.tokens.size(), ff = j.gate.rows, r0 = items[it].second, r1 = std::min(ff, r0 + kRows);
+    std::vector<float> up(m * (r1 - r0));
+    MatMulRows(j.gate, j.xs.data(), hidden, m, j.h.data(), ff, r0, r1);
+    MatMulRows(j.up.RowSlice(r0, r1 - r0), j.xs.data(), hidden, m, up.data(), r1 - r0, 0, r1 - r0);
+    for (size_t t = 0; t < m; ++t) SiluMul(j.h.data() + t * ff + r0, up.data() + t * (r1 - r0), r1 - r0, j.h.data() + t * ff + r0);
+  });
+  items.clear();
+  for (size_t e = 0; e < jobs.size(); ++e)
+    for (size_t r = 0; r < hidden; r += kRows) items.push_back({e, r});
+  RunItems(pool, items.size(), [&](size_t it) {
+    ExpertJob& j = jobs[items[it].first];
+    const size_t r0 = items[it].second, r1 = std::min(hidden, r0 + kRows);
+    MatMulRows(j.down, j.h.data(), j.gate.rows, j.tokens.size(), j.d.data(), hidden, r0, r1);
+  });
+  // Weighted sum per token, split by token so no two threads write the same row.
+  std::vector<std::vector<std::pair<size_t, size_t>>> contrib(n);  // (job, index in job)
+  for (size_t e = 0; e < jobs.size(); ++e)
+    for (size_t t = 0; t < jobs[e].tokens.size(); ++t) contrib[jobs[e].tokens[t]].push_back({e, t});
+  pool.ParallelFor(n, 1, [&](size_t b, size_t end) {
+    for (size_t i = b; i < end; ++i) {
+      float* y = out + i * hidden;
+      std::fill(y, y + hidden, 0.0f);
+      for (auto [e, t] : contrib[i]) AddScaled(jobs[e].weights[t], jobs[e].d.data() + t * hidden, hidden, y);
+    }
+  });
 }
 
 }  // namespace moe
