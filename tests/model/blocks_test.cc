@@ -56,6 +56,20 @@ TEST(Route, GroupsLimitTheCandidates) {
   EXPECT_EQ(r.experts, (std::vector<int32_t>{0, 1}));
 }
 
+TEST(Route, DeepSeekV2SoftmaxGroupsRankByBestMember) {
+  // V2's group_limited_greedy: softmax scores, groups ranked by their best member.
+  float logits[6] = {3.0f, -5.0f, 2.0f, 2.0f, 0.0f, 2.9f};
+  RouterOptions o{.top_k = 2, .scoring = Scoring::kSoftmax, .n_group = 3, .topk_group = 2,
+                  .norm_topk_prob = false, .scale = 16.0f};
+  // Group maxima: g0 = 3, g1 = 2, g2 = 2.9 → groups 0 and 2; experts 0 and 5
+  // (group 1 would win on sums, 2 + 2 > 3 - 5, which V3 uses only with a bias).
+  Routing r = Route(logits, 6, nullptr, o);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 5}));
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  EXPECT_NEAR(r.weights[0], 16.0 * std::exp(3.0) / z, 1e-5);
+}
+
 TEST(Rope, YarnMatchesDeepSeekFormulas) {
   RopeScaling s{.type = "yarn", .factor = 40, .original_max_position_embeddings = 4096, .beta_fast = 32, .beta_slow = 1};
   const size_t dim = 64;
