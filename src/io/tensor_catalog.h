@@ -24,6 +24,7 @@ struct TensorEntry {
   uint64_t nbytes = 0;
   uint64_t file_offset = 0;        // absolute offset in the file, for error messages
   std::string file;                // path of the file holding the bytes
+  std::string type_name;           // the file's own name of the type ("F8_E4M3"); empty: GGUF's
 
   uint64_t NumElements() const {
     uint64_t n = 1;

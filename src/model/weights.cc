@@ -12,7 +12,7 @@ Result<const TensorEntry*> Binder::Lookup(const std::string& name, const std::ve
                                 ShapeString(shape), why);
   if (!e->dtype)
     return Status::Errorf("{}: tensor '{}' has type {}, not supported yet (supported: F32, F16, BF16, Q8_0)",
-                          file_, name, GgmlTypeName(e->ggml_type));
+                          file_, name, e->type_name.empty() ? GgmlTypeName(e->ggml_type) : e->type_name);
   if (e->shape != shape)
     return Status::Errorf("{}: tensor '{}' (offset {:#x}) has shape {}, expected {} from {}", file_, name,
                           e->file_offset, ShapeString(e->shape), ShapeString(shape), why);
@@ -30,6 +30,21 @@ Result<WeightMatrix> Binder::Matrix(const std::string& name, int64_t rows, int64
 
 Result<ExpertStack> Binder::Experts(const std::string& name, int64_t n_expert, int64_t rows, int64_t cols,
                                     const std::string& why) {
+  const std::string stem = name.substr(0, name.rfind(".weight"));
+  if (!catalog_.Contains(name) && catalog_.Contains(stem + ".0.weight")) {
+    ExpertStack s;
+    s.n_expert = static_cast<size_t>(n_expert);
+    for (int64_t e = 0; e < n_expert; ++e) {
+      const std::string en = fmt::format("{}.{}.weight", stem, e);
+      MOE_ASSIGN_OR_RETURN(WeightMatrix m, Matrix(en, rows, cols, why));
+      if (e == 0) s.first = m;
+      if (m.dtype != s.first.dtype)
+        return Status::Errorf("{}: expert tensor '{}' has type {}, expert 0 has {}", file_, en, DTypeName(m.dtype),
+                              DTypeName(s.first.dtype));
+      s.data.push_back(m.data);
+    }
+    return s;
+  }
   MOE_ASSIGN_OR_RETURN(const TensorEntry* e,
                        Lookup(name, {static_cast<uint64_t>(n_expert), static_cast<uint64_t>(rows),
                                      static_cast<uint64_t>(cols)}, why));

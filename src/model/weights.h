@@ -15,14 +15,16 @@
 
 namespace moe {
 
-// Stacked expert matrices [n_expert, rows, cols] as stored (one tensor).
+// Expert matrices [n_expert, rows, cols]: one stacked tensor (GGUF) or one tensor per
+// expert (Hugging Face), viewed in place either way.
 struct ExpertStack {
   WeightMatrix first;        // expert 0
   size_t n_expert = 0;
-  size_t expert_stride = 0;  // bytes between experts
+  size_t expert_stride = 0;  // bytes between experts when stacked
+  std::vector<const void*> data;  // per-expert data when not stacked (else empty)
   WeightMatrix Expert(size_t e) const {
     WeightMatrix m = first;
-    m.data = static_cast<const char*>(first.data) + e * expert_stride;
+    m.data = data.empty() ? static_cast<const char*>(first.data) + e * expert_stride : data[e];
     return m;
   }
 };
@@ -78,6 +80,8 @@ class Binder {
   Binder(const TensorCatalog& catalog, std::string file) : catalog_(catalog), file_(std::move(file)) {}
   bool Has(const std::string& name) const { return catalog_.Contains(name); }
   Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols, const std::string& why);
+  // A stacked tensor `name` [n_expert, rows, cols], or else one tensor per expert named
+  // `name` with ".weight" replaced by ".<e>.weight" ([rows, cols] each, one dtype).
   Result<ExpertStack> Experts(const std::string& name, int64_t n_expert, int64_t rows, int64_t cols,
                               const std::string& why);
   Result<std::vector<float>> Vector(const std::string& name, int64_t n, const std::string& why);
