@@ -32,7 +32,7 @@ Status ReadValue(ByteReader& r, GgufType type, int depth, GgufValue* out) {
   switch (type) {
 #define MOE_GGUF_INT(tag, ctype, store)     \
   case GgufType::tag: {                     \
-    ctype x;                                \
+    ctype x{};                              \
     MOE_RETURN_IF_ERROR(r.Read(&x));        \
     out->v = static_cast<store>(x);         \
     return Status();                        \
@@ -49,7 +49,7 @@ Status ReadValue(ByteReader& r, GgufType type, int depth, GgufValue* out) {
     MOE_GGUF_INT(kF64, double, double)
 #undef MOE_GGUF_INT
     case GgufType::kBool: {
-      uint8_t b;
+      uint8_t b = 0;
       uint64_t at = r.offset();
       MOE_RETURN_IF_ERROR(r.Read(&b));
       if (b > 1) return Status::Errorf("bool at offset {} has value {}, expected 0 or 1", at, b);
