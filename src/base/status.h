@@ -63,9 +63,10 @@ class [[nodiscard]] Result {
 
 #define MOE_CONCAT_INNER(a, b) a##b
 #define MOE_CONCAT(a, b) MOE_CONCAT_INNER(a, b)
-// `MOE_ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the error.
-#define MOE_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto MOE_CONCAT(moe_result_, __LINE__) = (expr);                       \
-  if (!MOE_CONCAT(moe_result_, __LINE__).ok())                           \
-    return MOE_CONCAT(moe_result_, __LINE__).status();                   \
-  lhs = std::move(MOE_CONCAT(moe_result_, __LINE__)).value()
+// `MOE_ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the error. The
+// temporary's name is made once per use (__COUNTER__), so invocations may span lines.
+#define MOE_ASSIGN_OR_RETURN(lhs, expr) MOE_ASSIGN_OR_RETURN_IMPL(MOE_CONCAT(moe_result_, __COUNTER__), lhs, expr)
+#define MOE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                              \
+  if (!tmp.ok()) return tmp.status();             \
+  lhs = std::move(tmp).value()

@@ -1,21 +1,26 @@
-// `moe run`: generate from a prompt, streaming tokens as they come.
+// `moe run`: generate from a prompt (text, or token ids with --tokens), streaming the
+// output as it comes.
 #include <fmt/format.h>
 
 #include <cstdio>
 
 #include "cli/common.h"
 #include "engine/generate.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moe::cli {
 
 void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) {
-  auto* cmd = app.add_subcommand("run", "generate text (or token ids) from a prompt");
+  auto* cmd = app.add_subcommand("run", "generate text from a prompt");
   auto f = std::make_shared<CommonFlags>();
   auto g = std::make_shared<GenerateOptions>();
+  auto prompt_text = std::make_shared<std::string>();
   auto tokens = std::make_shared<std::string>();
   auto ctx = std::make_shared<size_t>(0);
   AddModelFlags(cmd, f.get());
-  cmd->add_option("--tokens", *tokens, "prompt as token ids, e.g. 1,2,3 (prints ids)")->required();
+  auto* p_opt = cmd->add_option("-p,--prompt", *prompt_text, "prompt text (special tokens written in it are recognised)");
+  auto* t_opt = cmd->add_option("--tokens", *tokens, "prompt as token ids, e.g. 1,2,3 (prints ids)");
+  p_opt->excludes(t_opt);
   cmd->add_option("-n,--n-predict", g->max_tokens, "tokens to generate")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-c,--ctx-size", *ctx, "context size (default: prompt + n)");
   cmd->add_option("--temp", g->sampling.temperature, "temperature (0: greedy)");
@@ -26,21 +31,44 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
   cmd->add_option("--repeat-last-n", g->sampling.repeat_last_n, "window for the repetition penalty");
   cmd->add_option("--seed", g->sampling.seed, "sampling seed");
   out->push_back({cmd, [=]() {
-    auto prompt = ParseTokenList(*tokens, "--tokens");
-    if (!prompt.ok()) return Fail(prompt.status());
+    if (prompt_text->empty() && tokens->empty()) return Fail(Status::Error("give a prompt with -p TEXT or --tokens IDS"));
+    std::vector<int32_t> prompt;
+    if (!tokens->empty()) {
+      auto ids = ParseTokenList(*tokens, "--tokens");
+      if (!ids.ok()) return Fail(ids.status());
+      prompt = *ids;
+    }
     auto model = LoadModel(*f);
     if (!model.ok()) return Fail(model.status());
     GenerateOptions opts = *g;
     opts.context_size = *ctx;
-    if (auto eos = (*model)->gguf().GetIntOr("tokenizer.ggml.eos_token_id")) opts.stop_ids.push_back(static_cast<int32_t>(*eos));
+    std::unique_ptr<Tokenizer> tok;
+    std::unique_ptr<StreamDecoder> stream;
+    if (auto t = Tokenizer::FromGguf((*model)->gguf()); t.ok()) {
+      tok = std::move(*t);
+      for (size_t id = 0; id < tok->vocab_size(); ++id)
+        if (tok->IsEog(static_cast<int32_t>(id))) opts.stop_ids.push_back(static_cast<int32_t>(id));
+    } else if (!prompt_text->empty()) {
+      return Fail(t.status().WithContext(f->model));
+    } else if (auto eos = (*model)->gguf().GetIntOr("tokenizer.ggml.eos_token_id")) {
+      opts.stop_ids.push_back(static_cast<int32_t>(*eos));
+    }
+    const bool text = !prompt_text->empty();
+    if (text) {
+      prompt = tok->Encode(*prompt_text, /*add_special=*/true, /*parse_special=*/true);
+      stream = std::make_unique<StreamDecoder>(*tok, /*skip_special=*/true);
+      fmt::print("{}", *prompt_text);
+    }
     GenerateStats st;
     bool first = true;
-    Status s = Generate(**model, *prompt, opts, GlobalPool(), [&](int32_t tok) {
-      fmt::print("{}{}", first ? "" : ",", tok);
+    Status s = Generate(**model, prompt, opts, GlobalPool(), [&](int32_t id) {
+      if (text) fmt::print("{}", stream->Push(id));
+      else fmt::print("{}{}", first ? "" : ",", id);
       first = false;
       std::fflush(stdout);
       return true;
     }, &st);
+    if (stream) fmt::print("{}", stream->Flush());
     fmt::print("\n");
     if (!s.ok()) return Fail(s);
     fmt::print(stderr, "prompt {} tokens in {:.3f} s ({:.1f} tok/s), generated {} tokens in {:.3f} s ({:.1f} tok/s)\n",

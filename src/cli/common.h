@@ -13,6 +13,10 @@
 #include "io/mapped_file.h"
 #include "model/model.h"
 
+namespace moe {
+class Tokenizer;
+}
+
 namespace moe::cli {
 
 struct CommonFlags {
@@ -32,6 +36,9 @@ Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
 Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what);
 Result<std::vector<int32_t>> ReadTokenFile(const std::string& path);
 
+// The tokenizer of a GGUF file (metadata only).
+Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
+
 // Prints "moe: <message>" on stderr and returns exit code 1.
 int Fail(const Status& s);
 
@@ -41,6 +48,7 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterEvalLogits(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 
 }  // namespace moe::cli

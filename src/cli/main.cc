@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   moe::cli::RegisterInfo(app, &actions);
   moe::cli::RegisterEvalLogits(app, &actions);
   moe::cli::RegisterBench(app, &actions);
+  moe::cli::RegisterText(app, &actions);
   moe::cli::RegisterSynth(app, &actions);
   try {
     app.parse(argc, argv);

@@ -151,6 +151,34 @@ TEST(Synth, BenchPresetsRun) {
   }
 }
 
+// Text in, text out: tokenize/detokenize round trip on a synth model and on a kit vocab-only
+// file, and `moe run -p` streaming text.
+TEST(Text, TokenizeDetokenizeRun) {
+  std::string m = Tmp("text.gguf");
+  ASSERT_EQ(Moe("synth --arch qwen3moe --preset tiny -o " + m).code, 0);
+  std::ofstream(Tmp("in.txt")) << "Hello world, the quick brown fox <|im_start|>user";
+  Outcome t = Moe("tokenize -m " + m + " < " + Tmp("in.txt"));
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto ids = nlohmann::json::parse(t.out);
+  ASSERT_GT(ids.size(), 3u);
+  Outcome t2 = Moe("tokenize --no-parse-special --no-bos -m " + m + " < " + Tmp("in.txt"));
+  auto ids2 = nlohmann::json::parse(t2.out);
+  EXPECT_GT(ids2.size(), ids.size() - 2);  // "<|im_start|>" spelled out in bytes/merges
+  std::string list;
+  for (auto& v : ids2) list += (list.empty() ? "" : ",") + std::to_string(v.get<int>());
+  Outcome d = Moe("detokenize -m " + m + " " + list);
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.out, "Hello world, the quick brown fox <|im_start|>user");
+  Outcome r = Moe("run -m " + m + " -p 'Once upon a time' -n 8 --temp 0.8 --seed 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
+  std::string vocab = std::string(MOE_TEST_DATA) + "/tokenizer/ggml-vocab-gpt-2.gguf";
+  std::ofstream(Tmp("in2.txt")) << "Hello world";
+  Outcome v = Moe("tokenize -m " + vocab + " < " + Tmp("in2.txt"));
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(nlohmann::json::parse(v.out), nlohmann::json::parse("[15496, 995]"));  // GPT-2's ids
+}
+
 void ExpectOneLineError(const Outcome& r, const std::string& needle) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
