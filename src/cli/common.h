@@ -49,6 +49,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
 void RegisterEvalLogits(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 
 }  // namespace moe::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   moe::cli::RegisterEvalLogits(app, &actions);
   moe::cli::RegisterBench(app, &actions);
   moe::cli::RegisterText(app, &actions);
+  moe::cli::RegisterChat(app, &actions);
   moe::cli::RegisterSynth(app, &actions);
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -28,8 +29,17 @@ struct GenerateStats {
   enum class Finish { kLength, kStop, kCancelled } finish = Finish::kLength;
 };
 
-// on_token returns false to stop early (cancellation).
+// A cache kept across calls (a chat): the tokens it holds, so the next prompt only
+// prefills what follows their longest common prefix.
+struct Session {
+  std::unique_ptr<KvCache> cache;
+  std::vector<int32_t> tokens;  // exactly the tokens evaluated into `cache`
+};
+
+// on_token returns false to stop early (cancellation). With a session, its cache is reused
+// (and created with opts.context_size when missing).
 Status Generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opts,
-                ThreadPool& pool, const std::function<bool(int32_t)>& on_token, GenerateStats* stats);
+                ThreadPool& pool, const std::function<bool(int32_t)>& on_token, GenerateStats* stats,
+                Session* session = nullptr);
 
 }  // namespace moe
