@@ -1,5 +1,6 @@
 // Dispatch of the exact path of matmul.h: compiles matmul-inl.h for every Highway target,
 // exports it once and dispatches once per MatMulRows call; MatMul splits rows over threads.
+// Also dispatches the fast path's activation quantizer (same -inl.h).
 #include "kernels/cpu/matmul.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -17,6 +18,14 @@
 namespace moe {
 
 HWY_EXPORT(MatMulRowsExact);
+HWY_EXPORT(QuantizeRowsQ8_0);
+
+namespace detail {
+void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols,
+                      BlockQ8_0* out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8_0)(x, x_stride, n_tokens, cols, out);
+}
+}  // namespace detail
 
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {

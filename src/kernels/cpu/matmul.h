@@ -59,9 +59,8 @@ struct QuantizedActs {
   const void* Row(size_t t) const { return static_cast<const char*>(data) + t * row_stride; }
 };
 
-// The activation format the fast path pairs with weights of dtype `weights`: kQ8_0 for Q8_0,
-// kBF16 for BF16, and the weights' own dtype otherwise (F32/F16 have no fast path).
-DType FastActsDType(DType weights);
+// Whether weights of this dtype have a fast path (Q8_0, BF16); its activations then use the
+// weights' dtype (Q8_0 blocks, bf16 values).
 bool HasFastActsPath(DType weights);
 
 // Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0 or kBF16)
@@ -77,9 +76,11 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
   return QuantizeActivations(DType::kBF16, x, x_stride, n_tokens, cols, out);
 }
 
-// Which implementation runs the fast path. kBest: AVX-512 intrinsics when HasAvx512Dot(),
-// else portable. kPortable: Highway kernels of the exact path over the exactly widened
-// activations. kAvx512: the intrinsics (callers must check HasAvx512Dot()).
+// Which implementation runs the fast path. kPortable: the exact path's Highway kernels over
+// the activations widened back to float32 (exact). kAvx512: the intrinsics (callers must
+// check HasAvx512Dot()). kBest: the faster of the two as measured on Intel Emerald Rapids:
+// kAvx512 for Q8_0 (vpdpbusd: 2.4x the exact path), kPortable for BF16 (vdpbf16ps issues at
+// half the rate of FMA there, so widening and FMA beat it).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
@@ -90,9 +91,13 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
                              size_t y_stride, size_t row_begin, size_t row_end,
                              DotImpl impl = DotImpl::kBest);
 
-// The whole fast product from float activations x ([n_tokens, w.cols]): rounds x into a
-// per-thread scratch buffer, then splits rows over the pool. Weights without a fast path
-// (F32/F16) run MatMul.
+// Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
+// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot().
+bool UsesQuantizedActs(DType weights);
+
+// The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with
+// UsesQuantizedActs(w.dtype), rounds x into a per-thread scratch buffer and runs
+// MatMulRowsQuantizedActs split over the pool's threads; otherwise MatMul (exact).
 void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
                          ThreadPool& pool);
 

@@ -1,0 +1,152 @@
+// Microbenchmarks of matmul.h: decode GEMV (1 token) reported as GB/s of weight bytes read,
+// prefill GEMM (64/512 tokens) as GFLOP/s, for every weight dtype, 1 thread and all cores,
+// on the exact path and (Q8_0, BF16) the AVX-512 fast path with rounded activations
+// ("-fast": vpdpbusd / vdpbf16ps, activation rounding included in the time).
+// "hot" decode runs reuse one matrix (it may stay in L2/L3); "cold" ones cycle through copies
+// totalling 512 MiB so every weight byte comes from DRAM, the decode roofline of DESIGN.md.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hwy/highway.h"
+#include "hwy/targets.h"
+#include "kernels/cpu/matmul.h"
+
+namespace moe {
+namespace {
+
+constexpr DType kDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+// `copies` back-to-back copies of one random [rows, cols] matrix in `dtype`.
+struct Weights {
+  std::vector<uint8_t> bytes;
+  size_t matrix_bytes = 0;
+  WeightMatrix Matrix(DType dtype, size_t rows, size_t cols, size_t i) const {
+    const size_t stride = RowBytes(dtype, cols);
+    return {dtype, bytes.data() + i * matrix_bytes, rows, cols, stride};
+  }
+};
+
+Weights MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
+  Weights w;
+  w.matrix_bytes = rows * RowBytes(dtype, cols);
+  w.bytes.resize(w.matrix_bytes * copies);
+  const std::vector<float> v = Random(rows * cols, 1);
+  for (size_t r = 0; r < rows; ++r)
+    QuantizeRow(dtype, v.data() + r * cols, cols, w.bytes.data() + r * RowBytes(dtype, cols));
+  for (size_t i = 1; i < copies; ++i)
+    std::memcpy(w.bytes.data() + i * w.matrix_bytes, w.bytes.data(), w.matrix_bytes);
+  return w;
+}
+
+// The fast path with the AVX-512 intrinsics forced (also for BF16, which kBest leaves to the
+// portable path): activation rounding on the calling thread, rows split over the pool.
+void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
+                 ThreadPool& pool) {
+  static std::vector<uint8_t> scratch;
+  scratch.resize(n_tokens * RowBytes(w.dtype, w.cols));
+  const QuantizedActs xq = QuantizeActivations(w.dtype, x, w.cols, n_tokens, w.cols, scratch.data());
+  RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
+    MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e, DotImpl::kAvx512);
+  });
+}
+
+// One product per iteration: the exact path (MatMul), or with `fast` FastProduct.
+void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t tokens,
+         int threads, bool cold, bool fast) {
+  const size_t matrix_bytes = rows * RowBytes(dtype, cols);
+  const size_t copies = cold ? (512u << 20) / matrix_bytes + 1 : 1;
+  // google-benchmark calls this function several times while sizing the iteration count:
+  // keep the last matrix set instead of rebuilding 512 MiB each time.
+  static std::unique_ptr<Weights> cached;
+  static std::string cached_key;
+  const std::string key = std::string(DTypeName(dtype)) + std::to_string(rows) + "x" +
+                          std::to_string(cols) + "*" + std::to_string(copies);
+  if (!cached || cached_key != key) {
+    cached.reset();
+    cached = std::make_unique<Weights>(MakeWeights(dtype, rows, cols, copies));
+    cached_key = key;
+  }
+  const Weights& w = *cached;
+  const std::vector<float> x = Random(tokens * cols, 2);
+  std::vector<float> y(tokens * rows);
+  ThreadPool pool(threads);
+  size_t i = 0;
+  for (auto _ : state) {
+    const WeightMatrix m = w.Matrix(dtype, rows, cols, i);
+    if (fast) {
+      FastProduct(m, x.data(), tokens, y.data(), pool);
+    } else {
+      MatMul(m, x.data(), tokens, y.data(), pool);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+    i = i + 1 == copies ? 0 : i + 1;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * matrix_bytes));
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * rows * cols * tokens * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void Register(const std::string& name, DType dt, size_t rows, size_t tokens, int threads,
+              bool cold, bool fast) {
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [=](benchmark::State& s) {
+                                 Run(s, dt, rows, 1024, tokens, threads, cold, fast);
+                               })
+      ->UseRealTime()
+      ->MinWarmUpTime(0.05)
+      ->Repetitions(3)
+      ->ReportAggregatesOnly(true);
+}
+
+// Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N>/threads:N.
+void RegisterAll() {
+  const int cores = ThreadPool::PhysicalCores();
+  for (DType dt : kDTypes) {
+    for (bool fast : {false, true}) {
+      if (fast && (!HasFastActsPath(dt) || !HasAvx512Dot())) continue;
+      const std::string name = std::string(DTypeName(dt));
+      for (int threads : {1, cores}) {
+        const std::string th = "/threads:" + std::to_string(threads);
+        for (size_t rows : {4096, 512})
+          for (bool cold : {false, true})
+            Register(std::string(fast ? "decode-fast/" : "decode/") + name + "/" +
+                         std::to_string(rows) + "x1024/" + (cold ? "cold" : "hot") + th,
+                     dt, rows, 1, threads, cold, fast);
+        for (size_t tokens : {64, 512})
+          Register(std::string(fast ? "prefill-fast/" : "prefill/") + name +
+                       "/4096x1024/tokens:" + std::to_string(tokens) + th,
+                   dt, 4096, tokens, threads, false, fast);
+        if (cores == 1) break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moe
+
+int main(int argc, char** argv) {
+  const int64_t best = hwy::SupportedTargets() & HWY_TARGETS;
+  benchmark::AddCustomContext("simd_target", hwy::TargetName(best & -best));
+  benchmark::AddCustomContext("physical_cores", std::to_string(moe::ThreadPool::PhysicalCores()));
+  benchmark::AddCustomContext("avx512_vnni_bf16", moe::HasAvx512Dot() ? "yes" : "no");
+  moe::RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

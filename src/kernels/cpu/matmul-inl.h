@@ -1,0 +1,289 @@
+// Per-target bodies of the "exact" weight products of matmul.h: y = x · Wᵀ with float32
+// activations, weights decoded to float32 in registers inside the dot loop (never a
+// dequantized copy), float32 accumulation. Included once per Highway target by matmul.cc;
+// other SIMD code may include it too (inside its own foreach_target pass).
+//
+// Register blocking: a tile is kR weight rows x kT tokens with kR * kT vector accumulators,
+// so every decoded weight vector feeds kT FMAs (prefill reuses weights) and every activation
+// vector kR FMAs. Decode (kT = 1) streams kR rows at once, which keeps enough loads in flight
+// to run at memory bandwidth. Vectors live in small arrays, which needs sized vectors: true
+// on every x86, NEON, WASM and scalar target (not SVE/RVV, which 1.0.3 cannot put in arrays).
+
+#include "kernels/cpu/matmul_common.h"
+
+// Per-target toggle guard (Highway's re-inclusion protocol).
+#if defined(MOE_KERNELS_CPU_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef MOE_KERNELS_CPU_MATMUL_INL_H_
+#undef MOE_KERNELS_CPU_MATMUL_INL_H_
+#else
+#define MOE_KERNELS_CPU_MATMUL_INL_H_
+#endif
+
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace moe::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+
+// ---- weight decoders: Lanes(d) weights of one row from column c, as float32 ----
+// kBlock is the number of columns sharing one scale (1: no scale).
+
+struct DecodeF32 {
+  static constexpr size_t kBlock = 1;
+  static constexpr size_t kBytes = 4;
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t c) {
+    return hn::LoadU(d, static_cast<const float*>(row) + c);
+  }
+  static float At(const void* row, size_t c) { return detail::LoadAt<float>(row, c); }
+};
+
+struct DecodeF16 {
+  static constexpr size_t kBlock = 1;
+  static constexpr size_t kBytes = 2;
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t c) {
+    const hn::Rebind<hwy::float16_t, D> dh;
+    return hn::PromoteTo(d, hn::LoadU(dh, static_cast<const hwy::float16_t*>(row) + c));
+  }
+  static float At(const void* row, size_t c) {
+    return detail::HalfToFloat(detail::LoadAt<uint16_t>(row, c));
+  }
+};
+
+struct DecodeBF16 {
+  static constexpr size_t kBlock = 1;
+  static constexpr size_t kBytes = 2;
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t c) {
+    const hn::Rebind<hwy::bfloat16_t, D> dh;
+    return hn::PromoteTo(d, hn::LoadU(dh, static_cast<const hwy::bfloat16_t*>(row) + c));
+  }
+  static float At(const void* row, size_t c) {
+    return Bf16ToF32(detail::LoadAt<uint16_t>(row, c));
+  }
+};
+
+// Q8_0: value = d * qs[i]. d (fp16, 11 significant bits) times qs (8 bits) is exact in
+// float32, so the decoded weight equals the reference's dequantized weight bit for bit.
+struct DecodeQ8_0 {
+  static constexpr size_t kBlock = kQ8_0Block;
+  // Lanes(d) quantized weights at offset i (< 32) of block b, scaled by vd.
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t b, size_t i, hn::Vec<D> vd) {
+    const hn::Rebind<int32_t, D> di32;
+    const hn::Rebind<int8_t, D> di8;
+    const int8_t* qs = static_cast<const BlockQ8_0*>(row)[b].qs + i;
+    return hn::Mul(vd, hn::ConvertTo(d, hn::PromoteTo(di32, hn::LoadU(di8, qs))));
+  }
+  // The block's fp16 scale broadcast to all lanes, widened with the target's own conversion
+  // (one vcvtph2ps with F16C) instead of the scalar bit manipulation.
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Scale(D d, const void* row, size_t b) {
+    const hn::CappedTag<hwy::float16_t, 1> dh1;
+    const hn::CappedTag<float, 1> df1;
+    const auto* h = reinterpret_cast<const hwy::float16_t*>(&static_cast<const BlockQ8_0*>(row)[b].d);
+    return hn::Set(d, hn::GetLane(hn::PromoteTo(df1, hn::LoadU(dh1, h))));
+  }
+};
+
+// Vector type for Q8_0: at most 32 lanes so that a vector never straddles two blocks (lane
+// counts are powers of two, so they divide 32).
+template <class Dec>
+using FloatTag = std::conditional_t<(Dec::kBlock > 1), hn::CappedTag<float, kQ8_0Block>,
+                                    hn::ScalableTag<float>>;
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// The lane sums of four 16-lane vectors as one 4-lane vector {Σa, Σb, Σc, Σd}: a transposing
+// tree of 14 shuffles and adds instead of four ~8-op SumOfLanes (1.0.3 has no such op), which
+// saves a tenth of a 4 x 6 tile over 1024 columns.
+HWY_INLINE __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  // Fold 256-bit halves: ab = {a folded, b folded}, cd likewise (8 lanes each).
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+  // Fold 128-bit blocks: block k holds 4 partial sums of the k-th input.
+  const __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+  // Sum within blocks, then gather lane 0 of each block.
+  const __m512 p = _mm512_add_ps(q, _mm512_shuffle_ps(q, q, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512 s = _mm512_add_ps(p, _mm512_shuffle_ps(p, p, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
+}
+#endif
+
+// One tile: rows [r0, r0 + kR) x tokens [t0, t0 + kT), whole reduction.
+template <class Dec, size_t kR, size_t kT>
+HWY_NOINLINE void Tile(const WeightMatrix& w, size_t r0, const float* HWY_RESTRICT x,
+                       size_t x_stride, size_t t0, float* HWY_RESTRICT y, size_t y_stride) {
+  const FloatTag<Dec> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t n = hn::Lanes(d);
+  const size_t cols = w.cols;
+
+  const void* rows[kR];
+  for (size_t r = 0; r < kR; ++r) rows[r] = w.Row(r0 + r);
+  const float* xs[kT];
+  for (size_t t = 0; t < kT; ++t) xs[t] = x + (t0 + t) * x_stride;
+
+  V acc[kR][kT];
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t t = 0; t < kT; ++t) acc[r][t] = hn::Zero(d);
+  float tail[kR][kT] = {};
+  // Software prefetch distance for narrow tiles (decode): the same columns of the next row
+  // tile. Rows are usually consecutive, so this runs one tile ahead of a sequential stream
+  // whose 4 interleaved row streams the hardware prefetcher alone follows poorly.
+  const size_t ahead = kR * w.row_stride;
+
+  if constexpr (Dec::kBlock > 1) {
+    const size_t n_blocks = cols / Dec::kBlock;
+    for (size_t b = 0; b < n_blocks; ++b) {
+      V vd[kR];
+      for (size_t r = 0; r < kR; ++r) {
+        if constexpr (kT <= 2) {
+          hwy::Prefetch(static_cast<const uint8_t*>(rows[r]) + b * sizeof(BlockQ8_0) + ahead);
+        }
+        vd[r] = Dec::Scale(d, rows[r], b);
+      }
+      for (size_t i = 0; i < Dec::kBlock; i += n) {
+        V wv[kR];
+        for (size_t r = 0; r < kR; ++r) wv[r] = Dec::Load(d, rows[r], b, i, vd[r]);
+        for (size_t t = 0; t < kT; ++t) {
+          const V xv = hn::LoadU(d, xs[t] + b * Dec::kBlock + i);
+          for (size_t r = 0; r < kR; ++r) acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
+        }
+      }
+    }
+  } else {
+    size_t c = 0;
+    for (; c + n <= cols; c += n) {
+      // With one or two tokens the loop is bound by memory-level parallelism: prefetch.
+      // Wider tiles reread rows from cache and skip it.
+      if constexpr (kT <= 2) {
+        for (size_t r = 0; r < kR; ++r) {
+          hwy::Prefetch(static_cast<const uint8_t*>(rows[r]) + c * Dec::kBytes + ahead);
+        }
+      }
+      V wv[kR];
+      for (size_t r = 0; r < kR; ++r) wv[r] = Dec::Load(d, rows[r], c);
+      for (size_t t = 0; t < kT; ++t) {
+        const V xv = hn::LoadU(d, xs[t] + c);
+        for (size_t r = 0; r < kR; ++r) acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
+      }
+    }
+    for (; c < cols; ++c) {  // tail shorter than one vector
+      for (size_t r = 0; r < kR; ++r) {
+        const float wc = Dec::At(rows[r], c);
+        for (size_t t = 0; t < kT; ++t) tail[r][t] += wc * xs[t][c];
+      }
+    }
+  }
+
+  for (size_t t = 0; t < kT; ++t) {
+    float* yt = y + (t0 + t) * y_stride + r0;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kR == 4) {
+      const __m128 sums = Sum4(acc[0][t].raw, acc[1][t].raw, acc[2][t].raw, acc[3][t].raw);
+      _mm_storeu_ps(yt, _mm_add_ps(sums, _mm_setr_ps(tail[0][t], tail[1][t], tail[2][t], tail[3][t])));
+      continue;
+    }
+#endif
+    for (size_t r = 0; r < kR; ++r) yt[r] = hn::GetLane(hn::SumOfLanes(d, acc[r][t])) + tail[r][t];
+  }
+}
+
+// Tokens per tile: 6 where there are 32 vector registers (AVX-512: 4 x 6 accumulators, 4
+// weight vectors and one activation vector fit), else 4. Wider tiles amortize the weight
+// decoding (2 ops per vector for F16/BF16, 3 for Q8_0) over more FMAs.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr size_t kTileTokens = 6;
+#else
+constexpr size_t kTileTokens = 4;
+#endif
+
+// The last tile of a row group, kT = rest < kTileTokens tokens.
+template <class Dec, size_t kR, size_t kT>
+HWY_INLINE void LastTile(size_t rest, const WeightMatrix& w, size_t r0, const float* x,
+                         size_t x_stride, size_t t0, float* y, size_t y_stride) {
+  if constexpr (kT > 0) {
+    if (rest == kT) return Tile<Dec, kR, kT>(w, r0, x, x_stride, t0, y, y_stride);
+    LastTile<Dec, kR, kT - 1>(rest, w, r0, x, x_stride, t0, y, y_stride);
+  }
+}
+
+// Tiles of kR rows over tokens [t0, t1): full tiles, then one narrower tile for the rest.
+template <class Dec, size_t kR>
+HWY_INLINE void RowTiles(const WeightMatrix& w, size_t r0, const float* x, size_t x_stride,
+                         size_t t0, size_t t1, float* y, size_t y_stride) {
+  size_t t = t0;
+  for (; t + kTileTokens <= t1; t += kTileTokens)
+    Tile<Dec, kR, kTileTokens>(w, r0, x, x_stride, t, y, y_stride);
+  LastTile<Dec, kR, kTileTokens - 1>(t1 - t, w, r0, x, x_stride, t, y, y_stride);
+}
+
+template <class Dec>
+void MatMulRowsT(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
+  constexpr size_t kR = 4;
+  const size_t pass = detail::TokensPerPass(w.cols, n_tokens);
+  for (size_t t0 = 0; t0 < n_tokens; t0 += pass) {
+    const size_t t1 = t0 + pass < n_tokens ? t0 + pass : n_tokens;
+    size_t r = row_begin;
+    for (; r + kR <= row_end; r += kR) RowTiles<Dec, kR>(w, r, x, x_stride, t0, t1, y, y_stride);
+    for (; r < row_end; ++r) RowTiles<Dec, 1>(w, r, x, x_stride, t0, t1, y, y_stride);
+  }
+}
+
+// Activations to Q8_0 for the fast path, bit-identical to the scalar QuantizeRow (ggml's
+// quantize_row_q8_0_ref): d = max|x| / 127, id = 1 / d, q = round(x · id) with halves away
+// from zero (lround; Highway's Round would take them to even). Rows of `cols` (a multiple of
+// 32) floats, x_stride apart, into packed rows of cols / 32 blocks.
+inline void QuantizeRowsQ8_0(const float* HWY_RESTRICT x, size_t x_stride, size_t n_tokens,
+                             size_t cols, BlockQ8_0* HWY_RESTRICT out) {
+  const hn::CappedTag<float, kQ8_0Block> d;
+  const hn::Rebind<int32_t, decltype(d)> di32;
+  const hn::Rebind<int8_t, decltype(d)> di8;
+  const size_t n = hn::Lanes(d);
+  const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
+  for (size_t t = 0; t < n_tokens; ++t) {
+    for (size_t k = 0; k < cols / kQ8_0Block; ++k) {
+      const float* xb = x + t * x_stride + k * kQ8_0Block;
+      BlockQ8_0& b = out[t * (cols / kQ8_0Block) + k];
+      auto vmax = hn::Zero(d);
+      for (size_t i = 0; i < kQ8_0Block; i += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, xb + i)));
+      const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
+      const float scale = amax / 127.0f;
+      const float inv = scale != 0 ? 1.0f / scale : 0.0f;
+      b.d = F32ToF16(scale);
+      const auto vinv = hn::Set(d, inv);
+      for (size_t i = 0; i < kQ8_0Block; i += n) {
+        const auto v = hn::Mul(hn::LoadU(d, xb + i), vinv);
+        const auto trunc = hn::Trunc(v);
+        const auto away = hn::Add(trunc, hn::CopySign(one, v));
+        const auto r = hn::IfThenElse(hn::Ge(hn::Abs(hn::Sub(v, trunc)), half), away, trunc);
+        hn::StoreU(hn::DemoteTo(di8, hn::ConvertTo(di32, r)), di8, b.qs + i);
+      }
+    }
+  }
+}
+
+// Entry point exported by matmul.cc: one dispatch per call, then a switch on the dtype.
+inline void MatMulRowsExact(const WeightMatrix& w, const float* x, size_t x_stride,
+                            size_t n_tokens, float* y, size_t y_stride, size_t row_begin,
+                            size_t row_end) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return MatMulRowsT<DecodeF32>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+    case DType::kF16:
+      return MatMulRowsT<DecodeF16>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+    case DType::kBF16:
+      return MatMulRowsT<DecodeBF16>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+    case DType::kQ8_0:
+      return MatMulRowsT<DecodeQ8_0>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+  }
+}
+
+}  // namespace moe::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // MOE_KERNELS_CPU_MATMUL_INL_H_

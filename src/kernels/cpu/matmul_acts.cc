@@ -1,0 +1,89 @@
+// The fast path of matmul.h (weights x activations rounded to bf16 or Q8_0): activation
+// rounding, the choice between the AVX-512 intrinsics (matmul_avx512.cc) and the portable
+// path, and the threaded whole product.
+//
+// The portable path widens the rounded activations back to float32, which is exact (bf16 ->
+// f32 shifts bits; a Q8_0 value d·q is an fp16 times an int8, 19 significant bits), and runs
+// the exact path's Highway kernels: the products are then the same real numbers as the
+// reference's, and only the summation order differs.
+#include <vector>
+
+#include "base/check.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_avx512.h"
+#include "kernels/cpu/matmul_common.h"
+
+namespace moe {
+
+bool HasFastActsPath(DType weights) { return weights == DType::kQ8_0 || weights == DType::kBF16; }
+
+QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
+                                  size_t cols, void* out) {
+  MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16);
+  MOE_CHECK(cols % BlockSize(dtype) == 0);
+  const size_t row_bytes = RowBytes(dtype, cols);
+  if (dtype == DType::kQ8_0) {
+    detail::QuantizeRowsQ8_0(x, x_stride, n_tokens, cols, static_cast<BlockQ8_0*>(out));
+  } else {
+    for (size_t t = 0; t < n_tokens; ++t)
+      QuantizeRow(dtype, x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
+  }
+  return {dtype, out, n_tokens, cols, row_bytes};
+}
+
+bool HasAvx512Dot() {
+  static const bool has = detail::CpuHasAvx512Dot();
+  return has;
+}
+
+namespace {
+
+void PortableRows(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+                  size_t row_begin, size_t row_end) {
+  thread_local std::vector<float> widened;
+  widened.resize(xq.n_tokens * xq.cols);
+  for (size_t t = 0; t < xq.n_tokens; ++t)
+    DequantizeRow(xq.dtype, xq.Row(t), xq.cols, widened.data() + t * xq.cols);
+  MatMulRows(w, widened.data(), xq.cols, xq.n_tokens, y, y_stride, row_begin, row_end);
+}
+
+}  // namespace
+
+void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                             size_t y_stride, size_t row_begin, size_t row_end, DotImpl impl) {
+  MOE_CHECK(HasFastActsPath(w.dtype) && xq.dtype == w.dtype && xq.cols == w.cols);
+  if (row_begin >= row_end || xq.n_tokens == 0) return;
+  if (impl == DotImpl::kBest) {
+    impl = w.dtype == DType::kQ8_0 && HasAvx512Dot() ? DotImpl::kAvx512 : DotImpl::kPortable;
+  }
+  if (impl == DotImpl::kAvx512) {
+    MOE_CHECK(HasAvx512Dot());
+    if (w.dtype == DType::kQ8_0) {
+      detail::MatMulRowsQ8_0Avx512(w, xq, y, y_stride, row_begin, row_end);
+    } else {
+      detail::MatMulRowsBf16Avx512(w, xq, y, y_stride, row_begin, row_end);
+    }
+    return;
+  }
+  PortableRows(w, xq, y, y_stride, row_begin, row_end);
+}
+
+bool UsesQuantizedActs(DType weights) { return weights == DType::kQ8_0 && HasAvx512Dot(); }
+
+void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
+                         ThreadPool& pool) {
+  if (!UsesQuantizedActs(w.dtype)) return MatMul(w, x, n_tokens, y, pool);
+  thread_local std::vector<uint8_t> scratch;
+  const DType dt = w.dtype;
+  scratch.resize(n_tokens * RowBytes(dt, w.cols));
+  const size_t row_bytes = RowBytes(dt, w.cols);
+  pool.ParallelFor(n_tokens, 8, [&](size_t b, size_t e) {
+    QuantizeActivations(dt, x + b * w.cols, w.cols, e - b, w.cols, scratch.data() + b * row_bytes);
+  });
+  const QuantizedActs xq{dt, scratch.data(), n_tokens, w.cols, row_bytes};
+  RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
+    MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e);
+  });
+}
+
+}  // namespace moe

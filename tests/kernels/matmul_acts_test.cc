@@ -1,0 +1,212 @@
+// Fast path of matmul.h (Q8_0 x Q8_0 activations, BF16 x bf16 activations): the AVX-512
+// intrinsics and the portable Highway path (on every compiled target) against the scalar
+// reference ref::MatMulRowsQuantizedActs, and the whole fast product against the exact one.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/cpu/matmul.h"
+#include "matmul_test_util.h"
+
+namespace moe {
+namespace {
+
+constexpr DType kFastDTypes[] = {DType::kQ8_0, DType::kBF16};
+
+std::string Where(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens) {
+  return std::string(impl == DotImpl::kAvx512 ? "avx512 " : "portable ") +
+         std::string(DTypeName(dt)) + " rows=" + std::to_string(rows) +
+         " cols=" + std::to_string(cols) + " tokens=" + std::to_string(tokens);
+}
+
+// Integer data whose rounding to Q8_0 / bf16 is exact: |v| <= 8, and for Q8_0 one ±127 per
+// 32-block so that every block scale is exactly 1. Then all block sums and float partial sums
+// are integers below 2^24 and every implementation must agree bit for bit.
+std::vector<float> ExactIntegers(DType dt, size_t n, uint32_t seed) {
+  std::vector<float> v = test::RandomIntegers(n, seed, -8, 8);
+  if (dt == DType::kQ8_0)
+    for (size_t i = 0; i < n; i += kQ8_0Block) v[i] = (i / kQ8_0Block) % 3 ? 127 : -127;
+  return v;
+}
+
+// Rows [rb, re) of the fast product against the reference; rows outside keep a sentinel.
+void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, size_t rb,
+               size_t re, bool integers) {
+  const uint32_t seed = static_cast<uint32_t>(rows * 977 + cols * 13 + tokens);
+  const std::vector<float> wv =
+      integers ? ExactIntegers(dt, rows * cols, seed) : test::RandomValues(rows * cols, seed);
+  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34);
+  const std::vector<float> x = integers ? ExactIntegers(dt, tokens * cols, seed + 1)
+                                        : test::RandomValues(tokens * cols, seed + 1, -3, 3);
+  std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
+  const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+
+  const size_t y_stride = rows + 3;
+  constexpr float kSentinel = -12345.0f;
+  std::vector<float> y(tokens * y_stride, kSentinel), y_ref(tokens * y_stride, kSentinel);
+  MatMulRowsQuantizedActs(ow.w, xq, y.data(), y_stride, rb, re, impl);
+  ref::MatMulRowsQuantizedActs(ow.w, xq, y_ref.data(), y_stride, rb, re);
+
+  std::vector<float> wrow(cols), xrow(cols);
+  for (size_t t = 0; t < tokens; ++t) {
+    DequantizeRow(dt, xq.Row(t), cols, xrow.data());
+    for (size_t r = 0; r < rows; ++r) {
+      const float got = y[t * y_stride + r], want = y_ref[t * y_stride + r];
+      const std::string where = Where(impl, dt, rows, cols, tokens);
+      if (r < rb || r >= re) {
+        ASSERT_EQ(got, kSentinel) << where << " wrote outside rows";
+        continue;
+      }
+      if (integers) {
+        ASSERT_EQ(got, want) << where << " r=" << r << " t=" << t;
+        continue;
+      }
+      DequantizeRow(dt, ow.w.Row(r), cols, wrow.data());
+      double sum_abs = 0;
+      for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(wrow[c]) * xrow[c]);
+      ASSERT_NEAR(got, want, test::ErrorBound(cols, sum_abs)) << where << " r=" << r << " t=" << t;
+    }
+  }
+}
+
+void CheckAllShapes(DotImpl impl) {
+  for (DType dt : kFastDTypes) {
+    for (size_t cols : {32, 64, 96, 4096 + 32})
+      for (size_t rows : {1, 3, 17})
+        for (size_t tokens : {1, 2, 5, 9}) {
+          CheckCase(impl, dt, rows, cols, tokens, 0, rows, false);
+          CheckCase(impl, dt, rows, cols, tokens, 0, rows, true);
+        }
+    for (size_t tokens : {1, 6}) {
+      CheckCase(impl, dt, 17, 96, tokens, 3, 14, false);
+      CheckCase(impl, dt, 17, 96, tokens, 16, 17, false);
+      CheckCase(impl, dt, 17, 96, tokens, 5, 5, false);
+    }
+    CheckCase(impl, dt, 9, 4096 + 32, 300, 0, 9, true);  // several token passes
+  }
+  for (size_t cols : {1, 7, 31, 33, 100})  // bf16 rows of any length (masked tail)
+    for (size_t tokens : {1, 5}) CheckCase(impl, DType::kBF16, 6, cols, tokens, 0, 6, false);
+}
+
+TEST(MatMulActsTest, Avx512MatchesReference) {
+  if (!HasAvx512Dot()) GTEST_SKIP() << "CPU lacks AVX512_VNNI/AVX512_BF16";
+  CheckAllShapes(DotImpl::kAvx512);
+}
+
+class MatMulActsPortableTest : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(MatMulActsPortableTest);
+
+TEST_P(MatMulActsPortableTest, MatchesReference) { CheckAllShapes(DotImpl::kPortable); }
+
+TEST_P(MatMulActsPortableTest, QuantizeQ8_0EqualsScalarQuantizeRow) {
+  // The Highway quantizer must match QuantizeRow bit for bit: random rows, an all-zero block,
+  // and a block with max 127 (scale 1) whose other values are exact halves ±0.5, ±1.5, ...,
+  // where lround rounds away from zero and round-to-even would not.
+  const size_t cols = 4096 + 32, tokens = 3, x_stride = cols + 5;
+  std::vector<float> x = test::RandomValues(tokens * x_stride, 21, -5, 5);
+  for (size_t i = 0; i < kQ8_0Block; ++i) x[i] = 0;
+  x[kQ8_0Block] = 127;
+  for (size_t i = 1; i < kQ8_0Block; ++i) x[kQ8_0Block + i] = (i % 2 ? -1.0f : 1.0f) * (i / 2 + 0.5f);
+  std::vector<BlockQ8_0> got(tokens * cols / kQ8_0Block), want(got.size());
+  QuantizeActivationsQ8_0(x.data(), x_stride, tokens, cols, got.data());
+  for (size_t t = 0; t < tokens; ++t)
+    QuantizeRow(DType::kQ8_0, x.data() + t * x_stride, cols, want.data() + t * cols / kQ8_0Block);
+  for (size_t b = 0; b < got.size(); ++b) {
+    ASSERT_EQ(got[b].d, want[b].d) << "block " << b;
+    for (size_t i = 0; i < kQ8_0Block; ++i) ASSERT_EQ(got[b].qs[i], want[b].qs[i]) << "block " << b << " i " << i;
+  }
+  EXPECT_EQ(got[1].qs[1], -1);  // -0.5 -> -1 (to even: 0)
+  EXPECT_EQ(got[1].qs[4], 3);   // 2.5 -> 3 (to even: 2)
+  EXPECT_EQ(got[1].qs[5], -3);  // -2.5 -> -3
+}
+
+TEST(MatMulActsTest, QuantizeActivationsLikeGgml) {
+  // d = max|x| / 127 (stored fp16), q = round(x / d) half away from zero: the block max maps
+  // to ±127 and every element comes back within d/2 (plus the fp16 rounding of d).
+  const std::vector<float> x = test::RandomValues(3 * 64, 5, -4, 4);
+  std::vector<BlockQ8_0> q(3 * 2);
+  const QuantizedActs xq = QuantizeActivationsQ8_0(x.data(), 64, 3, 64, q.data());
+  EXPECT_EQ(xq.row_stride, 2 * sizeof(BlockQ8_0));
+  for (size_t b = 0; b < q.size(); ++b) {
+    float amax = 0;
+    for (size_t i = 0; i < kQ8_0Block; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    const float d = F16ToF32(q[b].d);
+    EXPECT_NEAR(d, amax / 127, amax / 127 * 1e-3);
+    int max_q = 0;
+    for (size_t i = 0; i < kQ8_0Block; ++i) {
+      max_q = std::max(max_q, std::abs(int{q[b].qs[i]}));
+      EXPECT_NEAR(d * q[b].qs[i], x[b * 32 + i], d * 0.5f + amax * 1e-3f);
+    }
+    EXPECT_EQ(max_q, 127);
+  }
+  const float half[] = {1.5f, 2.5f, -2.5f, 0.0f};
+  std::vector<uint16_t> bf(4);
+  ToBf16(half, 4, 1, 4, bf.data());
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(Bf16ToF32(bf[i]), half[i]);  // exact in bf16
+}
+
+TEST(MatMulActsTest, ThreadedFastProductEqualsRows) {
+  ThreadPool pool(3);
+  for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF32})
+    for (size_t rows : {3, 40, 130})
+      for (size_t tokens : {1, 7}) {
+        const size_t cols = 128;
+        const test::OwnedWeights ow =
+            test::MakeWeights(dt, rows, cols, test::RandomValues(rows * cols, 3), 0);
+        const std::vector<float> x = test::RandomValues(tokens * cols, 4);
+        std::vector<float> y(tokens * rows), y1(tokens * rows);
+        MatMulQuantizedActs(ow.w, x.data(), tokens, y.data(), pool);
+        if (UsesQuantizedActs(dt)) {
+          std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
+          const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+          MatMulRowsQuantizedActs(ow.w, xq, y1.data(), rows, 0, rows);
+        } else {
+          MatMulRows(ow.w, x.data(), cols, tokens, y1.data(), rows, 0, rows);
+        }
+        ASSERT_EQ(y, y1) << DTypeName(dt) << " rows=" << rows << " tokens=" << tokens;
+      }
+}
+
+TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
+  // Rounding activations moves each product by at most |w|·|x - x̂|: bf16 keeps 8 significant
+  // bits, |x - x̂| <= 2^-9·|x|; Q8_0 has |x - x̂| <= d/2 = max|x_block| / 254 (fp16 d adds
+  // 2^-11 relative). Sum those per element, plus the accumulation bound of both paths.
+  ThreadPool pool(2);
+  const size_t rows = 33, cols = 4096 + 32, tokens = 5;
+  for (DType dt : kFastDTypes) {
+    const std::vector<float> wv = test::RandomValues(rows * cols, 11);
+    const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 0);
+    const std::vector<float> x = test::RandomValues(tokens * cols, 12, -2, 2);
+    std::vector<float> y_fast(tokens * rows), y_exact(tokens * rows), wrow(cols);
+    std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
+    const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+    MatMulRowsQuantizedActs(ow.w, xq, y_fast.data(), rows, 0, rows);
+    MatMul(ow.w, x.data(), tokens, y_exact.data(), pool);
+    for (size_t r = 0; r < rows; ++r) {
+      DequantizeRow(dt, ow.w.Row(r), cols, wrow.data());
+      for (size_t t = 0; t < tokens; ++t) {
+        const float* xt = x.data() + t * cols;
+        double bound = 0, sum_abs = 0;
+        for (size_t b = 0; b < cols; b += kQ8_0Block) {
+          float amax = 0;
+          for (size_t i = 0; i < kQ8_0Block; ++i) amax = std::max(amax, std::fabs(xt[b + i]));
+          for (size_t i = b; i < b + kQ8_0Block; ++i) {
+            const double dx = dt == DType::kBF16 ? std::ldexp(std::fabs(xt[i]), -9)
+                                                 : amax / 254.0 + amax / 127.0 * 127 * 0x1p-11;
+            bound += std::fabs(wrow[i]) * dx;
+            sum_abs += std::fabs(wrow[i] * xt[i]) + std::fabs(wrow[i]) * dx;
+          }
+        }
+        bound += test::ErrorBound(cols, sum_abs);
+        ASSERT_NEAR(y_fast[t * rows + r], y_exact[t * rows + r], bound)
+            << DTypeName(dt) << " r=" << r << " t=" << t;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moe

@@ -1,0 +1,137 @@
+// Exact path of matmul.h (MatMulRows, MatMul) on every compiled Highway target against the
+// scalar reference ref::MatMulRows: all dtypes, odd sizes, padded strides, row sub-ranges.
+#include "kernels/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "matmul_test_util.h"
+
+namespace moe {
+namespace {
+
+constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
+
+std::string Where(DType dt, size_t rows, size_t cols, size_t tokens) {
+  return std::string(DTypeName(dt)) + " rows=" + std::to_string(rows) +
+         " cols=" + std::to_string(cols) + " tokens=" + std::to_string(tokens);
+}
+
+// One product y = x · Wᵀ over rows [rb, re) with strides larger than the data (x_stride =
+// cols + 3, y_stride = rows + 5, rows padded by 34 bytes). Outputs outside the sub-range must
+// keep their sentinel. `integers` switches to exactly representable data and bitwise equality.
+void CheckCase(DType dt, size_t rows, size_t cols, size_t tokens, size_t rb, size_t re,
+               bool integers) {
+  const uint32_t seed = static_cast<uint32_t>(rows * 131 + cols * 7 + tokens);
+  std::vector<float> wv = integers ? test::RandomIntegers(rows * cols, seed, -8, 8)
+                                   : test::RandomValues(rows * cols, seed);
+  if (integers && dt == DType::kQ8_0) {
+    // max|w| = 127 in every block makes the scale exactly 1, so the integers survive quantizing.
+    for (size_t i = 0; i < wv.size(); i += kQ8_0Block) wv[i] = (i / kQ8_0Block) % 2 ? 127 : -127;
+  }
+  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34);
+  const size_t x_stride = cols + 3, y_stride = rows + 5;
+  const std::vector<float> x = integers ? test::RandomIntegers(tokens * x_stride, seed + 1, -8, 8)
+                                        : test::RandomValues(tokens * x_stride, seed + 1);
+  constexpr float kSentinel = -12345.0f;
+  std::vector<float> y(tokens * y_stride, kSentinel), y_ref(tokens * y_stride, kSentinel);
+  MatMulRows(ow.w, x.data(), x_stride, tokens, y.data(), y_stride, rb, re);
+  ref::MatMulRows(ow.w, x.data(), x_stride, tokens, y_ref.data(), y_stride, rb, re);
+
+  std::vector<float> row(cols);
+  for (size_t r = 0; r < rows; ++r) {
+    DequantizeRow(dt, ow.w.Row(r), cols, row.data());
+    for (size_t t = 0; t < tokens; ++t) {
+      const float got = y[t * y_stride + r], want = y_ref[t * y_stride + r];
+      if (r < rb || r >= re) {
+        ASSERT_EQ(got, kSentinel) << Where(dt, rows, cols, tokens) << " wrote outside rows";
+        continue;
+      }
+      if (integers) {
+        ASSERT_EQ(got, want) << Where(dt, rows, cols, tokens) << " r=" << r << " t=" << t;
+        continue;
+      }
+      double sum_abs = 0;
+      for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(row[c]) * x[t * x_stride + c]);
+      ASSERT_NEAR(got, want, test::ErrorBound(cols, sum_abs))
+          << Where(dt, rows, cols, tokens) << " r=" << r << " t=" << t;
+    }
+  }
+}
+
+class MatMulTest : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(MatMulTest);
+
+TEST_P(MatMulTest, MatchesReference) {
+  for (DType dt : kAllDTypes)
+    for (size_t cols : {32, 64, 96, 4096 + 32})
+      for (size_t rows : {1, 3, 17})
+        for (size_t tokens : {1, 2, 5, 9}) CheckCase(dt, rows, cols, tokens, 0, rows, false);
+}
+
+TEST_P(MatMulTest, RowSubRanges) {
+  for (DType dt : kAllDTypes)
+    for (size_t tokens : {1, 5}) {
+      CheckCase(dt, 17, 96, tokens, 3, 14, false);   // crosses 4-row tiles, ends mid-tile
+      CheckCase(dt, 17, 96, tokens, 16, 17, false);  // last row only
+      CheckCase(dt, 17, 96, tokens, 5, 5, false);    // empty
+    }
+}
+
+TEST_P(MatMulTest, ExactOnIntegers) {
+  // Integer data makes every order of summation exact: any indexing slip shows bit for bit.
+  for (DType dt : kAllDTypes)
+    for (size_t cols : {32, 96, 4096 + 32})
+      for (size_t tokens : {1, 2, 5, 9}) CheckCase(dt, 17, cols, tokens, 1, 16, true);
+}
+
+TEST_P(MatMulTest, ColumnTailsOfUnblockedTypes) {
+  // F32/F16/BF16 rows need not be a multiple of the vector length.
+  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16})
+    for (size_t cols : {1, 7, 15, 33, 100, 1000})
+      for (size_t tokens : {1, 3, 4, 6}) {
+        CheckCase(dt, 5, cols, tokens, 0, 5, false);
+        CheckCase(dt, 5, cols, tokens, 0, 5, true);
+      }
+}
+
+TEST_P(MatMulTest, LongTokenBatchesSpanSeveralPasses) {
+  // More tokens than fit in one activation pass (see TokensPerPass in matmul-inl.h).
+  CheckCase(DType::kQ8_0, 9, 4096 + 32, 70, 0, 9, true);
+  CheckCase(DType::kBF16, 9, 4096 + 32, 37, 0, 9, false);
+}
+
+TEST_P(MatMulTest, ThreadedEqualsSingleThread) {
+  // Each output's summation order does not depend on the row split: results are bitwise equal.
+  ThreadPool pool(3);
+  for (DType dt : kAllDTypes)
+    for (size_t rows : {1, 17, 40, 130})
+      for (size_t tokens : {1, 6}) {
+        const size_t cols = 96;
+        const test::OwnedWeights ow =
+            test::MakeWeights(dt, rows, cols, test::RandomValues(rows * cols, 7), 0);
+        const std::vector<float> x = test::RandomValues(tokens * cols, 8);
+        std::vector<float> y(tokens * rows, -1.0f), y1(tokens * rows, -2.0f);
+        MatMul(ow.w, x.data(), tokens, y.data(), pool);
+        MatMulRows(ow.w, x.data(), cols, tokens, y1.data(), rows, 0, rows);
+        ASSERT_EQ(y, y1) << Where(dt, rows, cols, tokens);
+      }
+}
+
+TEST(MatMulThreads, RowBlocksCoverEveryRowOnce) {
+  ThreadPool pool(3);
+  for (size_t rows : {0, 1, 4, 31, 32, 33, 100, 4097}) {
+    std::vector<int> seen(rows, 0);
+    RowBlocksParallel(pool, rows, [&](size_t b, size_t e) {
+      EXPECT_TRUE(b % 4 == 0) << b;
+      for (size_t r = b; r < e; ++r) ++seen[r];
+    });
+    for (size_t r = 0; r < rows; ++r) ASSERT_EQ(seen[r], 1) << "rows=" << rows << " r=" << r;
+  }
+}
+
+}  // namespace
+}  // namespace moe
