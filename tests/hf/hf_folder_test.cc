@@ -1,0 +1,519 @@
+// Hugging Face folders: every conformance folder loads and matches its GGUF twin (config
+// fields, tensor names and shapes as the binders need them, weight values), the FP8 folder
+// loads but refuses to bind, sharded folders (index.json) load the same catalog, MTP layers
+// are skipped with a note, and broken folders / config.json files give clear errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/gguf.h"
+#include "io/hf_folder.h"
+#include "io/safetensors.h"
+#include "model/hf_config.h"
+#include "model/hf_tensor_names.h"
+#include "model/model.h"
+
+namespace moe {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string Conf(const std::string& c) { return std::string(MOE_TEST_DATA) + "/conformance/" + c; }
+
+std::vector<float> ToFloat(const TensorEntry& e, uint64_t offset_bytes, uint64_t n) {
+  std::vector<float> v(n);
+  DequantizeRow(*e.dtype, e.data + offset_bytes, n, v.data());
+  return v;
+}
+
+void ExpectConfigEq(const ModelConfig& hf, const ModelConfig& gg, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(hf.architecture, gg.architecture);
+  EXPECT_EQ(hf.vocab_size, gg.vocab_size);
+  EXPECT_EQ(hf.hidden_size, gg.hidden_size);
+  EXPECT_EQ(hf.intermediate_size, gg.intermediate_size);
+  EXPECT_EQ(hf.num_hidden_layers, gg.num_hidden_layers);
+  EXPECT_EQ(hf.num_attention_heads, gg.num_attention_heads);
+  EXPECT_EQ(hf.num_key_value_heads, gg.num_key_value_heads);
+  EXPECT_EQ(hf.head_dim, gg.head_dim);
+  EXPECT_EQ(hf.max_position_embeddings, gg.max_position_embeddings);
+  // GGUF stores floats as f32: compare to f32 precision.
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(std::fabs(a), std::fabs(b)); };
+  EXPECT_TRUE(near(hf.rms_norm_eps, gg.rms_norm_eps)) << hf.rms_norm_eps << " vs " << gg.rms_norm_eps;
+  EXPECT_TRUE(near(hf.rope_theta, gg.rope_theta));
+  EXPECT_EQ(hf.rope_dim, gg.rope_dim);
+  if (hf.architecture == "llama") EXPECT_TRUE(hf.rope_halves);  // GGUF permutes q/k, HF does not
+  else EXPECT_EQ(hf.rope_halves, gg.rope_halves);
+  EXPECT_EQ(hf.qk_norm, gg.qk_norm);
+  EXPECT_EQ(hf.rope_scaling.type, gg.rope_scaling.type);
+  EXPECT_TRUE(near(hf.rope_scaling.factor, gg.rope_scaling.factor));
+  EXPECT_EQ(hf.rope_scaling.original_max_position_embeddings, gg.rope_scaling.original_max_position_embeddings);
+  EXPECT_TRUE(near(hf.rope_scaling.beta_fast, gg.rope_scaling.beta_fast));
+  EXPECT_TRUE(near(hf.rope_scaling.beta_slow, gg.rope_scaling.beta_slow));
+  EXPECT_TRUE(near(hf.rope_scaling.mscale, gg.rope_scaling.mscale));
+  EXPECT_TRUE(near(hf.rope_scaling.mscale_all_dim, gg.rope_scaling.mscale_all_dim));
+  EXPECT_EQ(hf.num_experts, gg.num_experts);
+  EXPECT_EQ(hf.num_experts_per_tok, gg.num_experts_per_tok);
+  EXPECT_EQ(hf.moe_intermediate_size, gg.moe_intermediate_size);
+  EXPECT_EQ(hf.n_shared_experts, gg.n_shared_experts);
+  EXPECT_EQ(hf.first_k_dense_replace, gg.first_k_dense_replace);
+  EXPECT_EQ(hf.n_group, gg.n_group);
+  EXPECT_EQ(hf.topk_group, gg.topk_group);
+  EXPECT_EQ(hf.norm_topk_prob, gg.norm_topk_prob);
+  EXPECT_TRUE(near(hf.routed_scaling_factor, gg.routed_scaling_factor));
+  EXPECT_EQ(hf.scoring_func, gg.scoring_func);
+  EXPECT_EQ(hf.q_lora_rank, gg.q_lora_rank);
+  EXPECT_EQ(hf.kv_lora_rank, gg.kv_lora_rank);
+  EXPECT_EQ(hf.qk_nope_head_dim, gg.qk_nope_head_dim);
+  EXPECT_EQ(hf.qk_rope_head_dim, gg.qk_rope_head_dim);
+  EXPECT_EQ(hf.v_head_dim, gg.v_head_dim);
+}
+
+// llama.cpp's convert permutes q/k rows per head so RoPE rotates adjacent pairs:
+// gguf row h·D + 2j + k holds hf row h·D + k·D/2 + j (j < D/2, k ∈ {0, 1}).
+void ExpectPermutedRows(const TensorEntry& hf, const TensorEntry& gg, int64_t head_dim) {
+  const uint64_t rows = hf.shape[0], cols = hf.shape[1], D = static_cast<uint64_t>(head_dim);
+  const uint64_t rb = cols * 4;
+  for (uint64_t r = 0; r < rows; ++r) {
+    uint64_t h = r / D, j = (r % D) / 2, k = r % 2;
+    uint64_t hr = h * D + k * (D / 2) + j;
+    EXPECT_EQ(std::memcmp(gg.data + r * rb, hf.data + hr * rb, rb), 0) << gg.name << " row " << r;
+  }
+}
+
+class Twins : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Twins, MatchGguf) {
+  const std::string c = GetParam();
+  auto hf = LoadHfFolder(Conf(c) + "/hf");
+  ASSERT_TRUE(hf.ok()) << hf.status().message();
+  auto gg = GgufFile::Open(Conf(c) + "/model.gguf");
+  ASSERT_TRUE(gg.ok()) << gg.status().message();
+  const Family* fam = FindFamily(hf->config.architecture);
+  ASSERT_TRUE(fam);
+  auto gcfg = fam->parse(*gg);
+  ASSERT_TRUE(gcfg.ok()) << gcfg.status().message();
+  ExpectConfigEq(hf->config, *gcfg, c);
+  EXPECT_TRUE(hf->notes.empty()) << hf->notes.front();
+  EXPECT_EQ(hf->generation.eos_token_ids, std::vector<int64_t>{347});
+  EXPECT_EQ(hf->generation.bos_token_id, 346);
+
+  const TensorCatalog& h = hf->catalog;
+  size_t compared = 0;
+  for (const TensorEntry& g : gg->tensors().entries()) {
+    SCOPED_TRACE(g.name);
+    const bool stacked = g.shape.size() == 3 && g.name.find("_exps.weight") != std::string::npos;
+    if (!stacked) {
+      const TensorEntry* e = h.Find(g.name);
+      ASSERT_TRUE(e) << "missing in HF catalog";
+      EXPECT_EQ(e->shape, g.shape);
+      ASSERT_TRUE(e->dtype && g.dtype);
+      const bool permuted = c == "llama-f32" && (g.name.find("attn_q.") != std::string::npos ||
+                                                 g.name.find("attn_k.") != std::string::npos);
+      if (permuted) {
+        ExpectPermutedRows(*e, g, hf->config.head_dim);
+      } else {
+        EXPECT_EQ(ToFloat(*e, 0, e->NumElements()), ToFloat(g, 0, g.NumElements()));
+      }
+      ++compared;
+      continue;
+    }
+    const std::string stem = g.name.substr(0, g.name.rfind(".weight"));
+    const uint64_t per = g.shape[1] * g.shape[2];
+    for (uint64_t x = 0; x < g.shape[0]; ++x) {
+      const TensorEntry* e = h.Find(fmt::format("{}.{}.weight", stem, x));
+      ASSERT_TRUE(e) << "expert " << x << " missing";
+      EXPECT_EQ(e->shape, (std::vector<uint64_t>{g.shape[1], g.shape[2]}));
+      EXPECT_EQ(ToFloat(*e, 0, per), ToFloat(g, x * g.nbytes / g.shape[0], per)) << "expert " << x;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, h.entries().size()) << "HF folder has tensors the GGUF twin lacks";
+
+  // The family binds the HF catalog as it is.
+  Binder binder(h, hf->dir);
+  ModelWeights w;
+  ASSERT_TRUE(fam->bind(hf->config, binder, &w).ok());
+  EXPECT_TRUE(binder.Unused().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Conformance, Twins,
+                         ::testing::Values("llama-f32", "qwen3moe-f32", "qwen3moe-bf16", "deepseek2-f32",
+                                           "deepseek2-bf16", "deepseek2-yarn-f32"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s)
+                             if (ch == '-') ch = '_';
+                           return s;
+                         });
+
+TEST(HfFolder, Fp8LoadsButDoesNotBind) {
+  auto hf = LoadHfFolder(Conf("deepseek2-fp8") + "/hf");
+  ASSERT_TRUE(hf.ok()) << hf.status().message();
+  EXPECT_TRUE(hf->catalog.Contains("blk.0.attn_q_a.weight_scale_inv"));
+  EXPECT_TRUE(hf->catalog.Contains("blk.1.ffn_gate_exps.3.weight_scale_inv"));
+  ASSERT_FALSE(hf->notes.empty());
+  EXPECT_NE(hf->notes.back().find("fp8"), std::string::npos);
+  Binder binder(hf->catalog, hf->dir);
+  ModelWeights w;
+  Status s = FindFamily("deepseek2")->bind(hf->config, binder, &w);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("has type F8_E4M3, not supported yet"), std::string::npos) << s.message();
+}
+
+// ---- folders built in the test ----
+
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() / fmt::format("moe_hf_test_{}_{}", ::getpid(), counter++);
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string Path(const std::string& f = "") const { return (path_ / f).string(); }
+
+ private:
+  fs::path path_;
+};
+
+void WriteText(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// Writes `entries` (their bytes, under `names`) as one safetensors file.
+void WriteSafetensors(const std::string& path, const std::vector<const TensorEntry*>& entries,
+                      const std::vector<std::string>& names) {
+  json h = json::object();
+  uint64_t off = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    h[names[i]] = {{"dtype", entries[i]->type_name}, {"shape", entries[i]->shape},
+                   {"data_offsets", {off, off + entries[i]->nbytes}}};
+    off += entries[i]->nbytes;
+  }
+  std::string text = h.dump();
+  text.resize((text.size() + 7) / 8 * 8, ' ');  // pad as the safetensors library does: data 8-aligned
+  uint64_t n = text.size();
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f << text;
+  for (const TensorEntry* e : entries) f.write(reinterpret_cast<const char*>(e->data), static_cast<long>(e->nbytes));
+}
+
+// Splits a conformance folder into two shards plus an index, with `extra` tensors (name,
+// copied from an existing entry) in the second shard.
+void ShardFolder(const std::string& src, const TempDir& dst, const std::vector<std::pair<std::string, std::string>>& extra = {},
+                 const std::function<void(json&)>& edit_index = {}) {
+  fs::copy_file(src + "/config.json", dst.Path("config.json"), fs::copy_options::overwrite_existing);
+  auto st = OpenSafetensors(src + "/model.safetensors");
+  ASSERT_TRUE(st.ok());
+  const auto& all = st->tensors.entries();
+  std::vector<const TensorEntry*> a, b;
+  std::vector<std::string> an, bn;
+  json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", json::object()}};
+  for (size_t i = 0; i < all.size(); ++i) {
+    bool first = i < all.size() / 2;
+    (first ? a : b).push_back(&all[i]);
+    (first ? an : bn).push_back(all[i].name);
+    index["weight_map"][all[i].name] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  }
+  for (const auto& [name, from] : extra) {
+    b.push_back(st->tensors.Find(from));
+    bn.push_back(name);
+    index["weight_map"][name] = "model-00002-of-00002.safetensors";
+  }
+  WriteSafetensors(dst.Path("model-00001-of-00002.safetensors"), a, an);
+  WriteSafetensors(dst.Path("model-00002-of-00002.safetensors"), b, bn);
+  if (edit_index) edit_index(index);
+  WriteText(dst.Path("model.safetensors.index.json"), index.dump(1));
+}
+
+TEST(HfFolder, ShardedEqualsSingleFile) {
+  TempDir d;
+  ShardFolder(Conf("qwen3moe-bf16") + "/hf", d);
+  auto one = LoadHfFolder(Conf("qwen3moe-bf16") + "/hf");
+  auto sharded = LoadHfFolder(d.Path(), LoadOptions{.progress = true});
+  ASSERT_TRUE(one.ok() && sharded.ok()) << sharded.status().message();
+  ASSERT_EQ(one->catalog.entries().size(), sharded->catalog.entries().size());
+  for (const TensorEntry& e : one->catalog.entries()) {
+    const TensorEntry* s = sharded->catalog.Find(e.name);
+    ASSERT_TRUE(s) << e.name;
+    EXPECT_EQ(s->shape, e.shape);
+    EXPECT_EQ(s->dtype, e.dtype);
+    EXPECT_EQ(std::memcmp(s->data, e.data, e.nbytes), 0) << e.name;
+  }
+  // No generation_config.json in the sharded copy: the ids come from config.json.
+  EXPECT_EQ(sharded->generation.eos_token_ids, std::vector<int64_t>{347});
+}
+
+TEST(HfFolder, ShardErrors) {
+  const std::string src = Conf("llama-f32") + "/hf";
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    const char* expect;
+  };
+  std::vector<Case> cases = {
+      {"missing shard", [](json& j) { j["weight_map"]["lm_head.weight"] = "model-00003-of-00003.safetensors"; },
+       "shard 'model-00003-of-00003.safetensors'"},
+      {"path traversal", [](json& j) { j["weight_map"]["lm_head.weight"] = "../model.safetensors"; },
+       "must name a shard file"},
+      {"listed but absent", [](json& j) { j["weight_map"]["model.extra.weight"] = "model-00001-of-00002.safetensors"; },
+       "no such tensor"},
+      {"no weight_map", [](json& j) { j.erase("weight_map"); }, "weight_map"},
+      {"weight_map not strings", [](json& j) { j["weight_map"]["lm_head.weight"] = 3; }, "must name a shard file"},
+  };
+  for (auto& c : cases) {
+    TempDir d;
+    ShardFolder(src, d, {}, c.edit);
+    auto r = LoadHfFolder(d.Path());
+    ASSERT_FALSE(r.ok()) << c.what;
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << c.what << ": " << r.status().message();
+  }
+  {
+    TempDir d;  // the same tensor in both shards
+    ShardFolder(src, d, {{"model.embed_tokens.weight", "model.norm.weight"}});
+    auto r = LoadHfFolder(d.Path());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("is in both"), std::string::npos) << r.status().message();
+  }
+  {
+    TempDir d;  // no weights at all
+    fs::copy_file(src + "/config.json", d.Path("config.json"));
+    auto r = LoadHfFolder(d.Path());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("no model.safetensors"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(HfFolder, MtpLayersSkippedWithNote) {
+  const std::string src = Conf("deepseek2-f32") + "/hf";
+  const std::vector<std::pair<std::string, std::string>> mtp = {
+      {"model.layers.3.eh_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"},
+      {"model.layers.3.enorm.weight", "model.norm.weight"},
+      {"model.layers.3.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"}};
+  TempDir d;
+  ShardFolder(src, d, mtp);
+  auto r = LoadHfFolder(d.Path());
+  ASSERT_FALSE(r.ok());  // num_nextn_predict_layers = 0 in the conformance config
+  EXPECT_NE(r.status().message().find("belongs to layer 3"), std::string::npos) << r.status().message();
+
+  auto cfg = ReadJsonFile(src + "/config.json");
+  ASSERT_TRUE(cfg.ok());
+  (*cfg)["num_nextn_predict_layers"] = 1;
+  WriteText(d.Path("config.json"), cfg->dump());
+  auto ok = LoadHfFolder(d.Path());
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_EQ(ok->notes.size(), 1u);
+  EXPECT_NE(ok->notes[0].find("skipped 3 tensors of multi-token-prediction layer 3"), std::string::npos)
+      << ok->notes[0];
+  EXPECT_FALSE(ok->catalog.Contains("blk.3.attn_q_a.weight"));
+}
+
+TEST(HfFolder, UnknownTensorsKeptWithNote) {
+  TempDir d;
+  ShardFolder(Conf("llama-f32") + "/hf", d,
+              {{"model.layers.0.self_attn.rotary_emb.inv_freq", "model.norm.weight"},
+               {"model.layers.1.mlp.frobnicate.weight", "model.norm.weight"}});
+  auto r = LoadHfFolder(d.Path());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->catalog.Contains("model.layers.1.mlp.frobnicate.weight"));
+  EXPECT_FALSE(r->catalog.Contains("model.layers.0.self_attn.rotary_emb.inv_freq"));
+  ASSERT_EQ(r->notes.size(), 2u);
+}
+
+TEST(HfFolder, Llama3RopeScalingBecomesRopeFreqs) {
+  TempDir d;
+  ShardFolder(Conf("llama-f32") + "/hf", d);
+  auto cfg = ReadJsonFile(Conf("llama-f32") + "/hf/config.json");
+  ASSERT_TRUE(cfg.ok());
+  (*cfg)["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  WriteText(d.Path("config.json"), cfg->dump());
+  auto r = LoadHfFolder(d.Path());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->config.rope_scaling.type, "");
+  const TensorEntry* e = r->catalog.Find("rope_freqs.weight");
+  ASSERT_TRUE(e);
+  // transformers' _compute_llama3_parameters for head_dim 16, rope_theta 1e4 (in Python).
+  const std::vector<float> want = {1, 1, 1, 1, 1, 1, 4.681482597220152f, 8};
+  EXPECT_EQ(ToFloat(*e, 0, e->NumElements()), want);
+  Binder binder(r->catalog, r->dir);
+  ModelWeights w;
+  ASSERT_TRUE(FindFamily("llama")->bind(r->config, binder, &w).ok());
+  EXPECT_EQ(w.rope_freq_factors, want);
+}
+
+TEST(HfNames, EveryFamily) {
+  struct Case {
+    const char* arch;
+    const char* hf;
+    const char* gguf;  // "" = not recognized
+  };
+  const Case cases[] = {
+      {"llama", "model.embed_tokens.weight", "token_embd.weight"},
+      {"llama", "lm_head.weight", "output.weight"},
+      {"llama", "model.norm.weight", "output_norm.weight"},
+      {"llama", "model.layers.12.self_attn.o_proj.weight", "blk.12.attn_output.weight"},
+      {"llama", "model.layers.0.mlp.down_proj.weight", "blk.0.ffn_down.weight"},
+      {"llama", "model.layers.0.self_attn.q_norm.weight", ""},  // not a llama tensor
+      {"qwen3", "model.layers.3.self_attn.k_norm.weight", "blk.3.attn_k_norm.weight"},
+      {"qwen3", "model.layers.3.mlp.up_proj.weight", "blk.3.ffn_up.weight"},
+      {"qwen3moe", "model.layers.2.mlp.gate.weight", "blk.2.ffn_gate_inp.weight"},
+      {"qwen3moe", "model.layers.2.mlp.experts.127.down_proj.weight", "blk.2.ffn_down_exps.127.weight"},
+      {"qwen3moe", "model.layers.2.mlp.gate_proj.weight", ""},
+      {"deepseek2", "model.layers.5.self_attn.q_proj.weight", "blk.5.attn_q.weight"},
+      {"deepseek2", "model.layers.5.self_attn.kv_a_proj_with_mqa.weight", "blk.5.attn_kv_a_mqa.weight"},
+      {"deepseek2", "model.layers.5.mlp.gate.e_score_correction_bias", "blk.5.exp_probs_b.bias"},
+      {"deepseek2", "model.layers.5.mlp.shared_experts.up_proj.weight_scale_inv", "blk.5.ffn_up_shexp.weight_scale_inv"},
+      {"deepseek2", "model.layers.5.mlp.experts.0.gate_proj.weight", "blk.5.ffn_gate_exps.0.weight"},
+      {"deepseek2", "model.layers.05.mlp.gate_proj.weight", ""},     // leading zero
+      {"deepseek2", "model.layers.5.mlp.experts.x.gate_proj.weight", ""},
+      {"deepseek2", "model.layers.5.mlp.gate_proj.weight.extra", ""},
+      {"deepseek2", "model.layers..mlp.gate_proj.weight", ""},
+      {"deepseek2", "model.layers.99999999.mlp.gate_proj.weight", ""},  // index too long
+      {"mixtral", "model.layers.0.mlp.gate_proj.weight", ""},
+  };
+  for (const Case& c : cases) {
+    HfNameMatch m = MapHfTensorName(c.arch, c.hf);
+    if (*c.gguf) {
+      EXPECT_EQ(m.kind, HfNameMatch::Kind::kMapped) << c.hf;
+      EXPECT_EQ(m.gguf, c.gguf);
+    } else {
+      EXPECT_EQ(m.kind, HfNameMatch::Kind::kUnknown) << c.hf << " -> " << m.gguf;
+    }
+  }
+  EXPECT_EQ(MapHfTensorName("llama", "model.layers.1.self_attn.rotary_emb.inv_freq").kind,
+            HfNameMatch::Kind::kIgnored);
+  EXPECT_EQ(MapHfTensorName("deepseek2", "model.layers.61.eh_proj.weight").layer, 61);
+}
+
+// ---- config.json ----
+
+json BaseConfig(const std::string& c) {
+  auto j = ReadJsonFile(Conf(c) + "/hf/config.json");
+  EXPECT_TRUE(j.ok());
+  return *j;
+}
+
+std::string ConfigError(json j) {
+  auto c = ParseHfConfig(j, "config.json");
+  if (!c.ok()) return c.status().message();
+  Status s = c->Validate().WithContext("config.json");
+  if (!s.ok()) return s.message();
+  auto rope = HfLlama3RopeFactors(j, *c, "config.json");
+  return rope.ok() ? "" : rope.status().message();
+}
+
+TEST(HfConfig, HostileConfigs) {
+  struct Case {
+    const char* base;
+    std::function<void(json&)> edit;
+    const char* expect;
+  };
+  std::vector<Case> cases = {
+      {"llama-f32", [](json& j) { j["vocab_size"] = "many"; }, "field 'vocab_size' is \"many\", expected an integer"},
+      {"llama-f32", [](json& j) { j.erase("hidden_size"); }, "missing field 'hidden_size'"},
+      {"llama-f32", [](json& j) { j["num_hidden_layers"] = 1000000; }, "num_hidden_layers = 1000000 is out of range"},
+      {"llama-f32", [](json& j) { j["num_attention_heads"] = 0; }, "num_attention_heads = 0"},
+      {"llama-f32", [](json& j) { j["hidden_size"] = 1e300; }, "expected an integer"},
+      {"llama-f32", [](json& j) { j["rms_norm_eps"] = "small"; }, "rms_norm_eps"},
+      {"llama-f32", [](json& j) { j["architectures"] = {"MixtralForCausalLM"}; }, "'MixtralForCausalLM' is not supported"},
+      {"llama-f32", [](json& j) { j["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 8}}; }, "'longrope' is not supported"},
+      {"llama-f32", [](json& j) { j["hidden_act"] = "gelu"; }, "hidden_act 'gelu'"},
+      {"llama-f32", [](json& j) { j["attention_bias"] = true; }, "attention_bias"},
+      {"llama-f32", [](json& j) { j["tie_word_embeddings"] = "yes"; }, ""},  // only read by the folder loader
+      {"qwen3moe-f32", [](json& j) { j["rope_scaling"] = {{"rope_type", "llama3"}}; }, "'llama3' is not supported"},
+      {"llama-f32", [](json& j) { j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 0.5}}; }, "factor >= 1"},
+      {"qwen3moe-f32", [](json& j) { j["decoder_sparse_step"] = 2; }, "decoder_sparse_step = 2"},
+      {"qwen3moe-f32", [](json& j) { j["mlp_only_layers"] = {0}; }, "mlp_only_layers"},
+      {"qwen3moe-f32", [](json& j) { j["num_experts_per_tok"] = 99; }, "num_experts_per_tok = 99"},
+      {"qwen3moe-f32", [](json& j) { j["norm_topk_prob"] = 1; }, "expected true or false"},
+      {"deepseek2-f32", [](json& j) { j["scoring_func"] = "relu"; }, "scoring_func 'relu'"},
+      {"deepseek2-f32", [](json& j) { j["n_group"] = 3; }, "not a multiple of n_group = 3"},
+      {"deepseek2-f32", [](json& j) { j.erase("kv_lora_rank"); }, "missing field 'kv_lora_rank'"},
+      {"deepseek2-f32", [](json& j) { j["moe_layer_freq"] = 2; }, "moe_layer_freq = 2"},
+      {"deepseek2-f32", [](json& j) { j["topk_method"] = "group_limited_greedy"; }, "topk_method"},
+      {"deepseek2-f32", [](json& j) { j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4}}; },
+       "original_max_position_embeddings"},
+      {"deepseek2-f32", [](json& j) { j["rope_scaling"] = 7; }, "rope_scaling is 7"},
+  };
+  for (auto& c : cases) {
+    json j = BaseConfig(c.base);
+    c.edit(j);
+    std::string msg = ConfigError(j);
+    if (!*c.expect) {
+      EXPECT_EQ(msg, "");
+      continue;
+    }
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << c.expect << " -> " << (msg.empty() ? "(accepted)" : msg);
+    EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+  }
+  EXPECT_NE(ConfigError(json::array()).find("expected a JSON object"), std::string::npos);
+}
+
+TEST(HfConfig, KimiAndQLoraNull) {
+  json j = BaseConfig("deepseek2-f32");
+  j["model_type"] = "kimi_k2";
+  j["q_lora_rank"] = nullptr;
+  auto c = ParseHfConfig(j, "config.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->architecture, "deepseek2");
+  EXPECT_EQ(c->q_lora_rank, 0);
+  EXPECT_TRUE(c->Validate().ok());
+}
+
+TEST(HfConfig, Qwen3Dense) {
+  json j = BaseConfig("qwen3moe-f32");
+  j["architectures"] = {"Qwen3ForCausalLM"};
+  for (const char* k : {"num_experts", "num_experts_per_tok", "moe_intermediate_size", "decoder_sparse_step"})
+    j.erase(k);
+  auto c = ParseHfConfig(j, "config.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->architecture, "qwen3");
+  EXPECT_TRUE(c->qk_norm && c->rope_halves);
+  EXPECT_FALSE(c->is_moe());
+  EXPECT_EQ(c->head_dim, 32);
+  EXPECT_TRUE(c->Validate().ok());
+}
+
+TEST(HfConfig, GenerationConfig) {
+  json cfg = {{"eos_token_id", 2}, {"bos_token_id", 1}};
+  auto g = ParseHfGenerationConfig(json{{"eos_token_id", {7, 8}}, {"temperature", 0.6}, {"top_p", 0.95}, {"top_k", 20}},
+                                   "generation_config.json", cfg, "config.json");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(g->eos_token_ids, (std::vector<int64_t>{7, 8}));
+  EXPECT_EQ(g->bos_token_id, 1);
+  EXPECT_EQ(g->temperature, 0.6);
+  EXPECT_EQ(g->top_p, 0.95);
+  EXPECT_EQ(g->top_k, 20);
+  auto fallback = ParseHfGenerationConfig(json::object(), "generation_config.json", cfg, "config.json");
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ(fallback->eos_token_ids, std::vector<int64_t>{2});
+  EXPECT_FALSE(fallback->temperature);
+  auto bad = ParseHfGenerationConfig(json{{"eos_token_id", {1, "x"}}}, "generation_config.json", cfg, "config.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("generation_config.json"), std::string::npos);
+}
+
+TEST(HfFolder, MissingConfigAndBadJson) {
+  TempDir d;
+  auto r = LoadHfFolder(d.Path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no config.json"), std::string::npos);
+  WriteText(d.Path("config.json"), "{\"vocab_size\": 3,");
+  r = LoadHfFolder(d.Path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not valid JSON"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(LoadHfFolder(d.Path("nope")).ok());
+}
+
+}  // namespace
+}  // namespace moe
