@@ -100,10 +100,10 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
   out->push_back({cmd, [=]() {
     auto model = LoadModel(*f);
     if (!model.ok()) return Fail(model.status());
-    auto tok = Tokenizer::FromGguf((*model)->gguf());
-    if (!tok.ok()) return Fail(tok.status().WithContext(f->model));
-    std::string source = kDefaultTemplate;
-    if (auto* t = (*model)->gguf().Find("tokenizer.chat_template"); t && t->AsString()) source = *t->AsString();
+    auto tok = ModelTokenizer(**model, f->model);
+    if (!tok.ok()) return Fail(tok.status());
+    std::string source = ChatTemplateSource(**model, f->model);
+    if (source.empty()) source = kDefaultTemplate;
     auto tmpl = ChatTemplate::Parse(source);
     if (!tmpl.ok()) return Fail(tmpl.status().WithContext("chat template"));
     GenerateOptions opts = *g;

@@ -91,6 +91,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
                    {"kv_cache_bytes_per_1k_tokens", kv_per_1k}};
     j["simd_target"] = SimdTarget();
     j["unused_tensors"] = m.unused_tensors();
+    j["notes"] = m.notes();
     if (*json) {
       fmt::print("{}\n", j.dump(2));
       return 0;
@@ -104,6 +105,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     fmt::print("  weights           {} ({} read per token)\n", Human(s.weight_bytes, "B"), Human(s.active_bytes_per_token, "B"));
     fmt::print("  KV cache          {} per 1k tokens (float32)\n", Human(kv_per_1k, "B"));
     fmt::print("  SIMD target       {}\n", SimdTarget());
+    for (const std::string& n : m.notes()) fmt::print("  note              {}\n", n);
     if (!m.unused_tensors().empty())
       fmt::print("  unused tensors    {} (e.g. {})\n", m.unused_tensors().size(), m.unused_tensors().front());
     return 0;

@@ -44,15 +44,17 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
     opts.context_size = *ctx;
     std::unique_ptr<Tokenizer> tok;
     std::unique_ptr<StreamDecoder> stream;
-    if (auto t = Tokenizer::FromGguf((*model)->gguf()); t.ok()) {
+    if (auto t = ModelTokenizer(**model, f->model); t.ok()) {
       tok = std::move(*t);
       for (size_t id = 0; id < tok->vocab_size(); ++id)
         if (tok->IsEog(static_cast<int32_t>(id))) opts.stop_ids.push_back(static_cast<int32_t>(id));
     } else if (!prompt_text->empty()) {
-      return Fail(t.status().WithContext(f->model));
-    } else if (auto eos = (*model)->gguf().GetIntOr("tokenizer.ggml.eos_token_id")) {
-      opts.stop_ids.push_back(static_cast<int32_t>(*eos));
+      return Fail(t.status());
+    } else if ((*model)->gguf()) {
+      if (auto eos = (*model)->gguf()->GetIntOr("tokenizer.ggml.eos_token_id")) opts.stop_ids.push_back(static_cast<int32_t>(*eos));
     }
+    if (const HfCheckpoint* hf = (*model)->hf())
+      for (int64_t id : hf->generation.eos_token_ids) opts.stop_ids.push_back(static_cast<int32_t>(id));
     const bool text = !prompt_text->empty();
     if (text) {
       prompt = tok->Encode(*prompt_text, /*add_special=*/true, /*parse_special=*/true);

@@ -2,20 +2,65 @@
 // only the GGUF metadata, so vocab-only files work too.
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "io/hf_folder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moe::cli {
 
 Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    MOE_ASSIGN_OR_RETURN(nlohmann::json tj, ReadJsonFile(path + "/tokenizer.json"));
+    nlohmann::json cfg;
+    bool has_cfg = std::filesystem::exists(path + "/tokenizer_config.json");
+    if (has_cfg) {
+      MOE_ASSIGN_OR_RETURN(cfg, ReadJsonFile(path + "/tokenizer_config.json"));
+    }
+    auto t = Tokenizer::FromHfJson(tj, has_cfg ? &cfg : nullptr);
+    if (!t.ok()) return t.status().WithContext(path + "/tokenizer.json");
+    return t;
+  }
   MOE_ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(path));
   auto t = Tokenizer::FromGguf(g);
   if (!t.ok()) return t.status().WithContext(path);
   return t;
+}
+
+Result<std::unique_ptr<Tokenizer>> ModelTokenizer(const Model& m, const std::string& path) {
+  if (m.gguf()) {
+    auto t = Tokenizer::FromGguf(*m.gguf());
+    if (!t.ok()) return t.status().WithContext(path);
+    return t;
+  }
+  return LoadTokenizer(path);
+}
+
+std::string ChatTemplateSource(const Model& m, const std::string& path) {
+  if (m.gguf()) {
+    if (auto* t = m.gguf()->Find("tokenizer.chat_template"); t && t->AsString()) return *t->AsString();
+    return "";
+  }
+  // Hugging Face: chat_template.jinja, else tokenizer_config.json's chat_template (a string,
+  // or a list of {name, template} where "default" is used).
+  if (std::filesystem::exists(path + "/chat_template.jinja")) {
+    std::ifstream in(path + "/chat_template.jinja", std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  auto cfg = ReadJsonFile(path + "/tokenizer_config.json");
+  if (!cfg.ok() || !cfg->contains("chat_template")) return "";
+  const auto& ct = (*cfg)["chat_template"];
+  if (ct.is_string()) return ct.get<std::string>();
+  if (ct.is_array())
+    for (const auto& e : ct)
+      if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
+        return e["template"].get<std::string>();
+  return "";
 }
 
 void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) {
@@ -26,7 +71,7 @@ void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     auto ids = std::make_shared<bool>(false);
     auto no_bos = std::make_shared<bool>(false);
     auto no_special = std::make_shared<bool>(false);
-    cmd->add_option("-m,--model", *model, "GGUF file (a vocab-only file is enough)")->required();
+    cmd->add_option("-m,--model", *model, "GGUF file (a vocab-only file is enough) or Hugging Face folder")->required();
     cmd->add_flag("--ids", *ids, "print ids (the default)");
     cmd->add_flag("--pieces", *pieces, "print the vocabulary pieces instead of ids");
     cmd->add_flag("--no-bos", *no_bos, "do not add BOS/EOS as the model's metadata asks");
@@ -50,7 +95,7 @@ void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     auto model = std::make_shared<std::string>();
     auto ids = std::make_shared<std::string>();
     auto skip = std::make_shared<bool>(false);
-    cmd->add_option("-m,--model", *model, "GGUF file (a vocab-only file is enough)")->required();
+    cmd->add_option("-m,--model", *model, "GGUF file (a vocab-only file is enough) or Hugging Face folder")->required();
     cmd->add_option("ids", *ids, "ids, e.g. 1,2,3 or [1, 2, 3] (default: read stdin)");
     cmd->add_flag("--skip-special", *skip, "leave out special tokens");
     out->push_back({cmd, [=]() {

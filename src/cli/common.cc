@@ -13,7 +13,7 @@
 namespace moe::cli {
 
 void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
-  cmd->add_option("-m,--model", f->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model", f->model, "GGUF model file or Hugging Face folder")->required();
   cmd->add_option("-t,--threads", f->threads, "worker threads (default: physical cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--mmap", f->mmap, "1: memory-map the weights (default); 0: read them into memory")->check(CLI::Range(0, 1));
   cmd->add_flag("--mlock", f->mlock, "lock the weights in RAM");

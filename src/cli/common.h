@@ -36,8 +36,12 @@ Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
 Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what);
 Result<std::vector<int32_t>> ReadTokenFile(const std::string& path);
 
-// The tokenizer of a GGUF file (metadata only).
+// The tokenizer of a GGUF file (metadata only) or a Hugging Face folder (tokenizer.json).
 Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
+// The tokenizer of a loaded model (`path` is where it was loaded from).
+Result<std::unique_ptr<Tokenizer>> ModelTokenizer(const Model& m, const std::string& path);
+// The model's own chat template source, or "" when it has none.
+std::string ChatTemplateSource(const Model& m, const std::string& path);
 
 // Prints "moe: <message>" on stderr and returns exit code 1.
 int Fail(const Status& s);

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include "kernels/cpu/ops.h"
@@ -9,16 +10,29 @@ namespace moe {
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& opts) {
   auto m = std::unique_ptr<Model>(new Model());
-  MOE_ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(path, opts));
-  m->gguf_ = std::make_unique<GgufFile>(std::move(g));
-  MOE_ASSIGN_OR_RETURN(std::string arch, m->gguf_->GetString("general.architecture"));
-  const Family* family = FindFamily(arch);
-  if (!family)
-    return Status::Errorf("{}: architecture '{}' is not supported (supported: {})", path, arch,
-                          fmt::join(SupportedArchitectures(), ", "));
-  MOE_ASSIGN_OR_RETURN(m->cfg_, family->parse(*m->gguf_));
+  const Family* family = nullptr;
+  const TensorCatalog* catalog = nullptr;
+  if (std::filesystem::is_directory(path)) {
+    MOE_ASSIGN_OR_RETURN(HfCheckpoint ck, LoadHfFolder(path, opts));
+    m->hf_ = std::make_unique<HfCheckpoint>(std::move(ck));
+    m->cfg_ = m->hf_->config;
+    m->notes_ = m->hf_->notes;
+    catalog = &m->hf_->catalog;
+  } else {
+    MOE_ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(path, opts));
+    m->gguf_ = std::make_unique<GgufFile>(std::move(g));
+    MOE_ASSIGN_OR_RETURN(std::string arch, m->gguf_->GetString("general.architecture"));
+    family = FindFamily(arch);
+    if (!family)
+      return Status::Errorf("{}: architecture '{}' is not supported (supported: {})", path, arch,
+                            fmt::join(SupportedArchitectures(), ", "));
+    MOE_ASSIGN_OR_RETURN(m->cfg_, family->parse(*m->gguf_));
+    catalog = &m->gguf_->tensors();
+  }
+  family = FindFamily(m->cfg_.architecture);
+  if (!family) return Status::Errorf("{}: architecture '{}' is not supported", path, m->cfg_.architecture);
   MOE_RETURN_IF_ERROR(m->cfg_.Validate().WithContext(path));
-  Binder binder(m->gguf_->tensors(), path);
+  Binder binder(*catalog, path);
   MOE_RETURN_IF_ERROR(family->bind(m->cfg_, binder, &m->w_));
   m->unused_ = binder.Unused();
 

@@ -15,6 +15,7 @@
 #include "model/blocks/attention.h"
 #include "model/blocks/ffn.h"
 #include "model/config.h"
+#include "model/hf_config.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
 
@@ -30,11 +31,15 @@ struct ParamStats {
 
 class Model {
  public:
-  // Opens a GGUF file and binds the family registered for its general.architecture.
+  // Opens a GGUF file, or a Hugging Face folder, and binds the family of its architecture.
   static Result<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& opts);
 
   const ModelConfig& config() const { return cfg_; }
-  const GgufFile& gguf() const { return *gguf_; }
+  // The source: exactly one of the two is set.
+  const GgufFile* gguf() const { return gguf_.get(); }
+  const HfCheckpoint* hf() const { return hf_.get(); }
+  // Load-time notes that are not errors (MTP layers left unused, quantization config, ...).
+  const std::vector<std::string>& notes() const { return notes_; }
   const ParamStats& stats() const { return stats_; }
   const std::vector<std::string>& unused_tensors() const { return unused_; }
 
@@ -50,6 +55,8 @@ class Model {
 
   ModelConfig cfg_;
   std::unique_ptr<GgufFile> gguf_;
+  std::unique_ptr<HfCheckpoint> hf_;
+  std::vector<std::string> notes_;
   ModelWeights w_;
   AttentionParams attn_;
   RouterOptions router_;
