@@ -24,6 +24,7 @@ struct CommonFlags {
   int threads = 0;  // 0: physical cores
   int mmap = 1;
   bool mlock = false;
+  int act_quant = 1;  // fast path: activations rounded to the weights' dot-product format
   bool verbose = false;
 };
 

@@ -94,15 +94,15 @@ Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_
     else GqaAttention(cfg_, *L.gqa, attn_, x.data(), n, pos0, cache.layer(l), y.data(), pool);
     AddScaled(1.0f, y.data(), n * E, h.data());
     RmsNormRows(h.data(), L.ffn_norm.data(), n, E, eps, x.data());
-    if (L.moe) MoeFfn(*L.moe, router_, x.data(), n, E, y.data(), pool);
-    else DenseFfn(*L.ffn, x.data(), n, y.data(), pool);
+    if (L.moe) MoeFfn(*L.moe, router_, x.data(), n, E, y.data(), pool, attn_.quantized_acts);
+    else DenseFfn(*L.ffn, x.data(), n, y.data(), pool, attn_.quantized_acts);
     AddScaled(1.0f, y.data(), n * E, h.data());
   }
   cache.set_n_past(pos0 + n);
   const size_t first = all_logits ? 0 : n - 1, rows = n - first;
   RmsNormRows(h.data() + first * E, w_.output_norm.data(), rows, E, eps, x.data());
   logits->resize(rows * V);
-  MatMul(w_.output, x.data(), rows, logits->data(), pool);
+  Linear(w_.output, x.data(), rows, logits->data(), pool, attn_.quantized_acts);
   return Status();
 }
 

@@ -34,6 +34,11 @@ class Model {
   // Opens a GGUF file, or a Hugging Face folder, and binds the family of its architecture.
   static Result<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& opts);
 
+  // Fast path: matrix products round their activations to the weights' dot-product format
+  // (Q8_0 blocks for VNNI int8 products), as ggml does; off = float32 activations (exact).
+  void SetQuantizedActivations(bool on) { attn_.quantized_acts = on; }
+  bool quantized_activations() const { return attn_.quantized_acts; }
+
   const ModelConfig& config() const { return cfg_; }
   // The source: exactly one of the two is set.
   const GgufFile* gguf() const { return gguf_.get(); }

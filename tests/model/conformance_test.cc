@@ -123,6 +123,29 @@ std::vector<std::string> CaseNames() {
   return names;
 }
 
+// The fast path (activations rounded to Q8_0 blocks for int8 dot products, as ggml does)
+// against the ggml-rounded references and their tolerance.
+TEST_P(Conformance, FastPathMatchesGgmlRoundedReference) {
+  nlohmann::json manifest = Manifest();
+  nlohmann::json kase;
+  for (auto& c : manifest["cases"])
+    if (c["name"] == GetParam()) kase = c;
+  if (!kase["files"].contains("gguf")) GTEST_SKIP() << "no GGUF file";
+  auto model = Model::Load(kKit + kase["files"]["gguf"].get<std::string>(), {});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  (*model)->SetQuantizedActivations(true);
+  ThreadPool pool(2);
+  for (auto& seq : kase["sequences"]) {
+    std::ifstream tin(kKit + seq["tokens"].get<std::string>());
+    std::vector<int32_t> tokens = nlohmann::json::parse(tin).get<std::vector<int32_t>>();
+    auto logits = EvalLogits(**model, tokens, pool);
+    ASSERT_TRUE(logits.ok()) << logits.status().message();
+    auto ref = ReadF32(kKit + seq["logits"].get<std::string>());
+    ExpectWithin(Compare(*logits, ref, kase["n_vocab"].get<size_t>()), kase["tolerance"]["logits"],
+                 GetParam() + " fast path, " + std::to_string(tokens.size()) + " tokens");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kit, Conformance, ::testing::ValuesIn(CaseNames()),
                          [](const auto& info) {
                            std::string n = info.param;

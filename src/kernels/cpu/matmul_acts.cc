@@ -77,10 +77,12 @@ void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens,
   const DType dt = w.dtype;
   scratch.resize(n_tokens * RowBytes(dt, w.cols));
   const size_t row_bytes = RowBytes(dt, w.cols);
+  // A plain pointer: inside the lambda, `scratch` would name each worker's own thread_local.
+  uint8_t* buf = scratch.data();
   pool.ParallelFor(n_tokens, 8, [&](size_t b, size_t e) {
-    QuantizeActivations(dt, x + b * w.cols, w.cols, e - b, w.cols, scratch.data() + b * row_bytes);
+    QuantizeActivations(dt, x + b * w.cols, w.cols, e - b, w.cols, buf + b * row_bytes);
   });
-  const QuantizedActs xq{dt, scratch.data(), n_tokens, w.cols, row_bytes};
+  const QuantizedActs xq{dt, buf, n_tokens, w.cols, row_bytes};
   RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
     MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e);
   });

@@ -58,9 +58,9 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
   const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
   const size_t rope_dims = cfg.rope_dim ? cfg.rope_dim : D;
   std::vector<float> q(n * H * D), k(n * KV * D), v(n * KV * D), attn(n * H * D);
-  MatMul(w.q, x, n, q.data(), pool);
-  MatMul(w.k, x, n, k.data(), pool);
-  MatMul(w.v, x, n, v.data(), pool);
+  Linear(w.q, x, n, q.data(), pool, p.quantized_acts);
+  Linear(w.k, x, n, k.data(), pool, p.quantized_acts);
+  Linear(w.v, x, n, v.data(), pool, p.quantized_acts);
   const float eps = static_cast<float>(cfg.rms_norm_eps);
   for (size_t i = 0; i < n; ++i) {
     float* qi = q.data() + i * H * D;
@@ -83,7 +83,7 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
                  pos0 + i + 1, p.scale, scores.data(), attn.data() + (i * H + h) * D);
     }
   });
-  MatMul(w.o, attn.data(), n, out, pool);
+  Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
 }
 
 void AbsorbKeyProjection(const ModelConfig& c, MlaWeights* w) {
@@ -108,15 +108,15 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   std::vector<float> q(n * H * qk);
   if (w.q_a) {
     std::vector<float> qa(n * w.q_a->rows);
-    MatMul(*w.q_a, x, n, qa.data(), pool);
+    Linear(*w.q_a, x, n, qa.data(), pool, p.quantized_acts);
     RmsNormRows(qa.data(), w.q_a_norm.data(), n, w.q_a->rows, eps, qa.data());
-    MatMul(w.q_b, qa.data(), n, q.data(), pool);
+    Linear(w.q_b, qa.data(), n, q.data(), pool, p.quantized_acts);
   } else {
-    MatMul(w.q_b, x, n, q.data(), pool);
+    Linear(w.q_b, x, n, q.data(), pool, p.quantized_acts);
   }
   // Compressed KV: [n, C + rope] → cache latent (normalized) and the shared rotary key.
   std::vector<float> kva(n * (C + rope));
-  MatMul(w.kv_a, x, n, kva.data(), pool);
+  Linear(w.kv_a, x, n, kva.data(), pool, p.quantized_acts);
   for (size_t i = 0; i < n; ++i) {
     float* row = kva.data() + i * (C + rope);
     RmsNormRow(row, w.kv_a_norm.data(), C, eps, kv.K(pos0 + i));
@@ -155,7 +155,7 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
       MatMulRows(wuv, o_lat.data() + h * C, H * C, n, o.data() + h * dv, H * dv, 0, dv);
     }
   });
-  MatMul(w.o, o.data(), n, out, pool);
+  Linear(w.o, o.data(), n, out, pool, p.quantized_acts);
 }
 
 }  // namespace moe

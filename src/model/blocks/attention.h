@@ -18,7 +18,16 @@ struct AttentionParams {
   std::vector<float> rope_freq;  // per rotated pair, YaRN / freq factors folded in
   RopeStyle rope_style = RopeStyle::kAdjacentPairs;
   float scale = 1.0f;            // softmax scale applied to q·k
+  bool quantized_acts = false;   // projections on the fast path (activations rounded, ggml-style)
 };
+
+// y = x·Wᵀ over the pool: exact float32 activations, or rounded to the weights' dot-product
+// format where that is faster (MatMulQuantizedActs) when `quantized_acts`.
+inline void Linear(const WeightMatrix& w, const float* x, size_t n, float* y, ThreadPool& pool,
+                   bool quantized_acts) {
+  if (quantized_acts) MatMulQuantizedActs(w, x, n, y, pool);
+  else MatMul(w, x, n, y, pool);
+}
 
 // Rotary frequencies θ_i = base^(-2i/d) for d rotated dims, with YaRN's interpolation ramp
 // (DeepSeek-V3 model.py precompute_freqs_cis) and optional per-pair divisors (rope_freqs).

@@ -7,16 +7,17 @@
 #include <numeric>
 
 #include "kernels/cpu/ops.h"
+#include "model/blocks/attention.h"
 
 namespace moe {
 
-void DenseFfn(const FfnWeights& w, const float* x, size_t n, float* out, ThreadPool& pool) {
+void DenseFfn(const FfnWeights& w, const float* x, size_t n, float* out, ThreadPool& pool, bool quantized_acts) {
   const size_t ff = w.gate.rows;
   std::vector<float> g(n * ff), u(n * ff);
-  MatMul(w.gate, x, n, g.data(), pool);
-  MatMul(w.up, x, n, u.data(), pool);
+  Linear(w.gate, x, n, g.data(), pool, quantized_acts);
+  Linear(w.up, x, n, u.data(), pool, quantized_acts);
   SiluMul(g.data(), u.data(), n * ff, g.data());
-  MatMul(w.down, g.data(), n, out, pool);
+  Linear(w.down, g.data(), n, out, pool, quantized_acts);
 }
 
 namespace {
@@ -77,7 +78,25 @@ struct ExpertJob {
   std::vector<size_t> tokens;   // rows of x this expert sees
   std::vector<float> weights;   // routing weight per token (1 for shared experts)
   std::vector<float> xs, h, d;  // [m, hidden], [m, ff], [m, hidden]
+  std::vector<uint8_t> xq, hq;  // xs and h rounded for the fast path
 };
+
+// Rows [r0, r1) of y = a·Wᵀ for the m rows of `a` (stride = W.cols), on the fast path when
+// `q` holds a's rounded copy.
+void ItemRows(const WeightMatrix& w, const float* a, const std::vector<uint8_t>& q, size_t m, float* y,
+              size_t y_stride, size_t r0, size_t r1) {
+  if (q.empty()) {
+    MatMulRows(w, a, w.cols, m, y, y_stride, r0, r1);
+  } else {
+    QuantizedActs acts{w.dtype, q.data(), m, w.cols, RowBytes(w.dtype, w.cols)};
+    MatMulRowsQuantizedActs(w, acts, y, y_stride, r0, r1);
+  }
+}
+
+void RoundActs(const WeightMatrix& w, const std::vector<float>& a, size_t m, std::vector<uint8_t>* q) {
+  q->resize(m * RowBytes(w.dtype, w.cols));
+  QuantizeActivations(w.dtype, a.data(), w.cols, m, w.cols, q->data());
+}
 
 // Runs `items` work items over the pool, each thread taking the next free one: the cost of
 // items differs (experts see different token counts), so a shared counter balances them.
@@ -91,7 +110,7 @@ void RunItems(ThreadPool& pool, size_t items, const std::function<void(size_t)>&
 }  // namespace
 
 void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t n, size_t hidden,
-            float* out, ThreadPool& pool) {
+            float* out, ThreadPool& pool, bool quantized_acts) {
   const size_t E = w.router.rows;
   std::vector<float> logits(n * E);
   MatMul(w.router, x, n, logits.data(), pool);
@@ -121,6 +140,7 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     for (size_t t = 0; t < m; ++t) std::copy(x + j.tokens[t] * hidden, x + (j.tokens[t] + 1) * hidden, j.xs.data() + t * hidden);
     j.h.resize(m * ff);
     j.d.resize(m * hidden);
+    if (quantized_acts && UsesQuantizedActs(j.gate.dtype)) RoundActs(j.gate, j.xs, m, &j.xq);
   }
   // Work items are (expert, block of rows): a layer with a few active experts still
   // spreads over every thread, and each item streams its rows of gate and up (then down)
@@ -133,17 +153,22 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     ExpertJob& j = jobs[items[it].first];
     const size_t m = j.tokens.size(), ff = j.gate.rows, r0 = items[it].second, r1 = std::min(ff, r0 + kRows);
     std::vector<float> up(m * (r1 - r0));
-    MatMulRows(j.gate, j.xs.data(), hidden, m, j.h.data(), ff, r0, r1);
-    MatMulRows(j.up.RowSlice(r0, r1 - r0), j.xs.data(), hidden, m, up.data(), r1 - r0, 0, r1 - r0);
+    ItemRows(j.gate, j.xs.data(), j.xq, m, j.h.data(), ff, r0, r1);
+    ItemRows(j.up.RowSlice(r0, r1 - r0), j.xs.data(), j.xq, m, up.data(), r1 - r0, 0, r1 - r0);
     for (size_t t = 0; t < m; ++t) SiluMul(j.h.data() + t * ff + r0, up.data() + t * (r1 - r0), r1 - r0, j.h.data() + t * ff + r0);
   });
+  if (quantized_acts) {
+    RunItems(pool, jobs.size(), [&](size_t e) {
+      if (UsesQuantizedActs(jobs[e].down.dtype)) RoundActs(jobs[e].down, jobs[e].h, jobs[e].tokens.size(), &jobs[e].hq);
+    });
+  }
   items.clear();
   for (size_t e = 0; e < jobs.size(); ++e)
     for (size_t r = 0; r < hidden; r += kRows) items.push_back({e, r});
   RunItems(pool, items.size(), [&](size_t it) {
     ExpertJob& j = jobs[items[it].first];
     const size_t r0 = items[it].second, r1 = std::min(hidden, r0 + kRows);
-    MatMulRows(j.down, j.h.data(), j.gate.rows, j.tokens.size(), j.d.data(), hidden, r0, r1);
+    ItemRows(j.down, j.h.data(), j.hq, j.tokens.size(), j.d.data(), hidden, r0, r1);
   });
   // Weighted sum per token, split by token so no two threads write the same row.
   std::vector<std::vector<std::pair<size_t, size_t>>> contrib(n);  // (job, index in job)

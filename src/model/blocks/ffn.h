@@ -13,7 +13,9 @@
 namespace moe {
 
 // out = down(silu(gate(x)) ⊙ up(x)); x, out: [n, hidden].
-void DenseFfn(const FfnWeights& w, const float* x, size_t n, float* out, ThreadPool& pool);
+// quantized_acts: the fast path (activations rounded to the weights' dot-product format).
+void DenseFfn(const FfnWeights& w, const float* x, size_t n, float* out, ThreadPool& pool,
+              bool quantized_acts = false);
 
 struct RouterOptions {
   size_t top_k = 1;
@@ -40,6 +42,6 @@ Routing Route(const float* logits, size_t n_expert, const float* bias, const Rou
 // out = Σ_k w_k · expert_k(x) + shared(x) for each token; x, out: [n, hidden].
 // Tokens are bucketed by expert so each expert's weights are read once per batch.
 void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t n, size_t hidden,
-            float* out, ThreadPool& pool);
+            float* out, ThreadPool& pool, bool quantized_acts = false);
 
 }  // namespace moe
