@@ -11,17 +11,13 @@
 
 #include "cli/common.h"
 #include "engine/generate.h"
+#include "model/synth.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moe::cli {
 
 namespace {
-
-// ChatML: the documented default for models whose metadata has no chat template.
-constexpr const char* kDefaultTemplate =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -103,7 +99,7 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     auto tok = ModelTokenizer(**model, f->model);
     if (!tok.ok()) return Fail(tok.status());
     std::string source = ChatTemplateSource(**model, f->model);
-    if (source.empty()) source = kDefaultTemplate;
+    if (source.empty()) source = kChatMlTemplate;
     auto tmpl = ChatTemplate::Parse(source);
     if (!tmpl.ok()) return Fail(tmpl.status().WithContext("chat template"));
     GenerateOptions opts = *g;

@@ -12,11 +12,6 @@ namespace moe {
 
 namespace {
 
-// A ChatML template, the documented default for models without one.
-constexpr const char* kChatTemplate =
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
 // Text the synth tokenizer learns its merges from.
 constexpr const char* kMergeCorpus =
     "The quick brown fox jumps over the lazy dog. Mixture of experts models route each token to a few "
@@ -327,7 +322,7 @@ void WriteMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
   w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(v.eos));
   w.SetBool("tokenizer.ggml.add_bos_token", true);
   w.SetBool("tokenizer.ggml.add_eos_token", false);
-  w.SetString("tokenizer.chat_template", kChatTemplate);
+  w.SetString("tokenizer.chat_template", kChatMlTemplate);
 }
 
 }  // namespace

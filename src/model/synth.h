@@ -14,6 +14,12 @@
 
 namespace moe {
 
+// ChatML: the chat template synth models carry, and the documented default for models
+// whose metadata has none.
+inline constexpr const char* kChatMlTemplate =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
 struct SynthOptions {
   std::string arch = "deepseek-v3";  // llama | qwen3moe | deepseek-v3
   std::string preset = "tiny";       // tiny | small | bench

@@ -64,13 +64,19 @@ void ExpectWithin(const Comparison& c, const nlohmann::json& tol, const std::str
   EXPECT_GE(c.top1, tol.at("top1_min_fraction").get<double>()) << what << ": top-1 agreement";
 }
 
-class Conformance : public ::testing::TestWithParam<std::string> {};
+class Conformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  // This test's case from the manifest.
+  nlohmann::json Case() const {
+    const nlohmann::json manifest = Manifest();  // named: a temporary would dangle in the loop
+    for (auto& c : manifest["cases"])
+      if (c["name"] == GetParam()) return c;
+    return nullptr;
+  }
+};
 
 TEST_P(Conformance, LogitsMatchReference) {
-  nlohmann::json manifest = Manifest();
-  nlohmann::json kase;
-  for (auto& c : manifest["cases"])
-    if (c["name"] == GetParam()) kase = c;
+  const nlohmann::json kase = Case();
   ASSERT_FALSE(kase.is_null());
   const size_t vocab = kase["n_vocab"].get<size_t>();
   ThreadPool pool(2);
@@ -126,10 +132,7 @@ std::vector<std::string> CaseNames() {
 // The fast path (activations rounded to Q8_0 blocks for int8 dot products, as ggml does)
 // against the ggml-rounded references and their tolerance.
 TEST_P(Conformance, FastPathMatchesGgmlRoundedReference) {
-  nlohmann::json manifest = Manifest();
-  nlohmann::json kase;
-  for (auto& c : manifest["cases"])
-    if (c["name"] == GetParam()) kase = c;
+  const nlohmann::json kase = Case();
   if (!kase["files"].contains("gguf")) GTEST_SKIP() << "no GGUF file";
   auto model = Model::Load(kKit + kase["files"]["gguf"].get<std::string>(), {});
   ASSERT_TRUE(model.ok()) << model.status().message();
