@@ -123,14 +123,14 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
       int e = r.experts[k];
       if (slot[e] < 0) {
         slot[e] = static_cast<int>(jobs.size());
-        jobs.push_back({w.gate.Expert(e), w.up.Expert(e), w.down.Expert(e), {}, {}, {}, {}, {}});
+        jobs.push_back({.gate = w.gate.Expert(e), .up = w.up.Expert(e), .down = w.down.Expert(e)});
       }
       jobs[slot[e]].tokens.push_back(i);
       jobs[slot[e]].weights.push_back(r.weights[k]);
     }
   }
   if (w.shared) {
-    ExpertJob s{w.shared->gate, w.shared->up, w.shared->down, {}, std::vector<float>(n, 1.0f), {}, {}, {}};
+    ExpertJob s{.gate = w.shared->gate, .up = w.shared->up, .down = w.shared->down, .weights = std::vector<float>(n, 1.0f)};
     for (size_t i = 0; i < n; ++i) s.tokens.push_back(i);
     jobs.push_back(std::move(s));
   }
