@@ -75,10 +75,10 @@ namespace {
 // One FFN (a routed expert or the shared experts) applied to a gathered set of tokens.
 struct ExpertJob {
   WeightMatrix gate, up, down;
-  std::vector<size_t> tokens;   // rows of x this expert sees
-  std::vector<float> weights;   // routing weight per token (1 for shared experts)
-  std::vector<float> xs, h, d;  // [m, hidden], [m, ff], [m, hidden]
-  std::vector<uint8_t> xq, hq;  // xs and h rounded for the fast path
+  std::vector<size_t> tokens = {};   // rows of x this expert sees
+  std::vector<float> weights = {};   // routing weight per token (1 for shared experts)
+  std::vector<float> xs = {}, h = {}, d = {};  // [m, hidden], [m, ff], [m, hidden]
+  std::vector<uint8_t> xq = {}, hq = {};       // xs and h rounded for the fast path
 };
 
 // Rows [r0, r1) of y = a·Wᵀ for the m rows of `a` (stride = W.cols), on the fast path when
