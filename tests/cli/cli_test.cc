@@ -179,6 +179,32 @@ TEST(Text, TokenizeDetokenizeRun) {
   EXPECT_EQ(nlohmann::json::parse(v.out), nlohmann::json::parse("[15496, 995]"));  // GPT-2's ids
 }
 
+// `moe template` renders a real template exactly (first kit case), and a raising template
+// exits 1 with its message.
+TEST(Text, TemplateCommand) {
+  const std::string kit = std::string(MOE_TEST_DATA) + "/chat-templates/";
+  std::ifstream cases(kit + "cases.jsonl");
+  std::string line;
+  std::getline(cases, line);
+  auto c = nlohmann::ordered_json::parse(line);
+  std::ifstream conv(kit + c["conversation"].get<std::string>());
+  auto context = nlohmann::ordered_json::parse(conv);
+  if (!context.is_object()) context = nlohmann::ordered_json{{"messages", context}};
+  for (auto& [k, v] : c["options"].items())
+    if (k != "extra") context[k] = v;
+  for (auto& [k, v] : c["options"]["extra"].items()) context[k] = v;
+  std::ofstream(Tmp("ctx.json")) << context.dump();
+  Outcome r = Moe("template --template " + kit + c["template"].get<std::string>() + " --context " + Tmp("ctx.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream exp(kit + c["expected"].get<std::string>(), std::ios::binary);
+  std::string expected((std::istreambuf_iterator<char>(exp)), {});
+  EXPECT_EQ(r.out, expected);
+  std::ofstream(Tmp("raise.jinja")) << "{{ raise_exception('roles must alternate') }}";
+  Outcome e = Moe("template --template " + Tmp("raise.jinja") + " --context " + Tmp("ctx.json"));
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(e.err.find("roles must alternate"), std::string::npos) << e.err;
+}
+
 void ExpectOneLineError(const Outcome& r, const std::string& needle) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
