@@ -72,6 +72,7 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
     }, &st);
     if (stream) fmt::print("{}", stream->Flush());
     fmt::print("\n");
+    std::fflush(stdout);
     if (!s.ok()) return Fail(s);
     fmt::print(stderr, "prompt {} tokens in {:.3f} s ({:.1f} tok/s), generated {} tokens in {:.3f} s ({:.1f} tok/s)\n",
                st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
