@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "render_helpers.h"
 #include "tokenizer/chat_template.h"
 
 namespace moe {
@@ -18,14 +19,8 @@ namespace {
 
 using nlohmann::ordered_json;
 
-const std::string kKitDir = std::string(MOE_TEST_DATA) + "/chat-templates/";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using template_test::kKitDir;
+using template_test::ReadFile;
 
 struct Case {
   std::string id;

@@ -5,12 +5,24 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tokenizer/chat_template.h"
 
 namespace moe::template_test {
+
+// The copy of the conformance kit's chat-template folder (tests/data/chat-templates/).
+inline const std::string kKitDir = std::string(MOE_TEST_DATA) + "/chat-templates/";
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 struct RenderCase {
   const char* source;
