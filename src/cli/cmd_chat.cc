@@ -88,11 +88,7 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
   cmd->add_option("-s,--system", *system, "system prompt");
   cmd->add_option("-n,--n-predict", g->max_tokens, "most tokens per reply")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("-c,--ctx-size", *ctx, "context size")->check(CLI::Range(16, 1 << 22));
-  cmd->add_option("--temp", g->sampling.temperature, "temperature (0: greedy)");
-  cmd->add_option("--top-k", g->sampling.top_k, "top-k (0: off)");
-  cmd->add_option("--top-p", g->sampling.top_p, "top-p (1: off)");
-  cmd->add_option("--min-p", g->sampling.min_p, "min-p (0: off)");
-  cmd->add_option("--seed", g->sampling.seed, "sampling seed");
+  AddSamplingFlags(cmd, &g->sampling);
   out->push_back({cmd, [=]() {
     auto model = LoadModel(*f);
     if (!model.ok()) return Fail(model.status());
@@ -104,8 +100,7 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     if (!tmpl.ok()) return Fail(tmpl.status().WithContext("chat template"));
     GenerateOptions opts = *g;
     opts.context_size = *ctx;
-    for (size_t id = 0; id < (*tok)->vocab_size(); ++id)
-      if ((*tok)->IsEog(static_cast<int32_t>(id))) opts.stop_ids.push_back(static_cast<int32_t>(id));
+    opts.stop_ids = EogIds(**tok);
     const bool tty = isatty(STDIN_FILENO);
     auto piece = [&](int32_t id) { return id >= 0 ? std::string((*tok)->TokenBytes(id)) : std::string(); };
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();

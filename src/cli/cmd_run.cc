@@ -23,13 +23,7 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
   p_opt->excludes(t_opt);
   cmd->add_option("-n,--n-predict", g->max_tokens, "tokens to generate")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-c,--ctx-size", *ctx, "context size (default: prompt + n)");
-  cmd->add_option("--temp", g->sampling.temperature, "temperature (0: greedy)");
-  cmd->add_option("--top-k", g->sampling.top_k, "keep the k most likely tokens (0: off)");
-  cmd->add_option("--top-p", g->sampling.top_p, "nucleus sampling mass (1: off)");
-  cmd->add_option("--min-p", g->sampling.min_p, "drop tokens below min-p x the top probability");
-  cmd->add_option("--repeat-penalty", g->sampling.repetition_penalty, "penalty for repeated tokens (1: off)");
-  cmd->add_option("--repeat-last-n", g->sampling.repeat_last_n, "window for the repetition penalty");
-  cmd->add_option("--seed", g->sampling.seed, "sampling seed");
+  AddSamplingFlags(cmd, &g->sampling);
   out->push_back({cmd, [=]() {
     if (prompt_text->empty() && tokens->empty()) return Fail(Status::Error("give a prompt with -p TEXT or --tokens IDS"));
     std::vector<int32_t> prompt;
@@ -46,8 +40,7 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
     std::unique_ptr<StreamDecoder> stream;
     if (auto t = ModelTokenizer(**model, f->model); t.ok()) {
       tok = std::move(*t);
-      for (size_t id = 0; id < tok->vocab_size(); ++id)
-        if (tok->IsEog(static_cast<int32_t>(id))) opts.stop_ids.push_back(static_cast<int32_t>(id));
+      opts.stop_ids = EogIds(*tok);
     } else if (!prompt_text->empty()) {
       return Fail(t.status());
     } else if ((*model)->gguf()) {

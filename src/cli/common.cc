@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/thread_pool.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moe::cli {
 
@@ -21,6 +22,23 @@ void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
                   "1: round activations to Q8_0 blocks for int8 dot products where faster (default, as ggml); "
                   "0: float32 activations (exact)")->check(CLI::Range(0, 1));
   cmd->add_flag("-v,--verbose", f->verbose, "more detail");
+}
+
+void AddSamplingFlags(CLI::App* cmd, SamplingParams* p) {
+  cmd->add_option("--temp", p->temperature, "temperature (0: greedy)");
+  cmd->add_option("--top-k", p->top_k, "keep the k most likely tokens (0: off)");
+  cmd->add_option("--top-p", p->top_p, "nucleus sampling mass (1: off)");
+  cmd->add_option("--min-p", p->min_p, "drop tokens below min-p x the top probability");
+  cmd->add_option("--repeat-penalty", p->repetition_penalty, "penalty for repeated tokens (1: off)");
+  cmd->add_option("--repeat-last-n", p->repeat_last_n, "window for the repetition penalty");
+  cmd->add_option("--seed", p->seed, "sampling seed");
+}
+
+std::vector<int32_t> EogIds(const Tokenizer& tok) {
+  std::vector<int32_t> ids;
+  for (size_t id = 0; id < tok.vocab_size(); ++id)
+    if (tok.IsEog(static_cast<int32_t>(id))) ids.push_back(static_cast<int32_t>(id));
+  return ids;
 }
 
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "io/mapped_file.h"
+#include "engine/sampler.h"
 #include "model/model.h"
 
 namespace moe {
@@ -32,6 +33,11 @@ struct CommonFlags {
 void AddModelFlags(CLI::App* cmd, CommonFlags* f);
 // Loads the model named by the flags, setting up the global thread pool first.
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
+
+// Adds --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --seed.
+void AddSamplingFlags(CLI::App* cmd, SamplingParams* p);
+// Every end-of-generation id of the vocabulary (eos, eot, <|im_end|>, ...).
+std::vector<int32_t> EogIds(const Tokenizer& tok);
 
 // Token ids from "1,2,3", or from a file holding a JSON array or whitespace-separated ids.
 Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what);

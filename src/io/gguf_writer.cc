@@ -34,30 +34,21 @@ void GgufWriter::Put(const std::string& key, std::vector<uint8_t> encoded) {
   kvs_.push_back({key, std::move(encoded)});
 }
 
-void GgufWriter::SetU32(const std::string& k, uint32_t v) {
+namespace {
+// Type tag followed by the little-endian value.
+template <typename T>
+std::vector<uint8_t> EncodeScalar(GgufType type, T v) {
   std::vector<uint8_t> e;
-  Append<uint32_t>(e, static_cast<uint32_t>(GgufType::kU32));
+  Append<uint32_t>(e, static_cast<uint32_t>(type));
   Append(e, v);
-  Put(k, std::move(e));
+  return e;
 }
-void GgufWriter::SetI32(const std::string& k, int32_t v) {
-  std::vector<uint8_t> e;
-  Append<uint32_t>(e, static_cast<uint32_t>(GgufType::kI32));
-  Append(e, v);
-  Put(k, std::move(e));
-}
-void GgufWriter::SetF32(const std::string& k, float v) {
-  std::vector<uint8_t> e;
-  Append<uint32_t>(e, static_cast<uint32_t>(GgufType::kF32));
-  Append(e, v);
-  Put(k, std::move(e));
-}
-void GgufWriter::SetBool(const std::string& k, bool v) {
-  std::vector<uint8_t> e;
-  Append<uint32_t>(e, static_cast<uint32_t>(GgufType::kBool));
-  Append<uint8_t>(e, v ? 1 : 0);
-  Put(k, std::move(e));
-}
+}  // namespace
+
+void GgufWriter::SetU32(const std::string& k, uint32_t v) { Put(k, EncodeScalar(GgufType::kU32, v)); }
+void GgufWriter::SetI32(const std::string& k, int32_t v) { Put(k, EncodeScalar(GgufType::kI32, v)); }
+void GgufWriter::SetF32(const std::string& k, float v) { Put(k, EncodeScalar(GgufType::kF32, v)); }
+void GgufWriter::SetBool(const std::string& k, bool v) { Put(k, EncodeScalar<uint8_t>(GgufType::kBool, v ? 1 : 0)); }
 void GgufWriter::SetString(const std::string& k, const std::string& v) {
   std::vector<uint8_t> e;
   Append<uint32_t>(e, static_cast<uint32_t>(GgufType::kString));

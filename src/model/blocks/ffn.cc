@@ -77,7 +77,7 @@ struct ExpertJob {
   WeightMatrix gate, up, down;
   std::vector<size_t> tokens = {};   // rows of x this expert sees
   std::vector<float> weights = {};   // routing weight per token (1 for shared experts)
-  std::vector<float> xs = {}, h = {}, d = {};  // [m, hidden], [m, ff], [m, hidden]
+  std::vector<float> xs = {}, h = {}, u = {}, d = {};  // [m, hidden], [m, ff] x 2, [m, hidden]
   std::vector<uint8_t> xq = {}, hq = {};       // xs and h rounded for the fast path
 };
 
@@ -139,6 +139,7 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     j.xs.resize(m * hidden);
     for (size_t t = 0; t < m; ++t) std::copy(x + j.tokens[t] * hidden, x + (j.tokens[t] + 1) * hidden, j.xs.data() + t * hidden);
     j.h.resize(m * ff);
+    j.u.resize(m * ff);
     j.d.resize(m * hidden);
     if (quantized_acts && UsesQuantizedActs(j.gate.dtype)) RoundActs(j.gate, j.xs, m, &j.xq);
   }
@@ -152,10 +153,9 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   RunItems(pool, items.size(), [&](size_t it) {
     ExpertJob& j = jobs[items[it].first];
     const size_t m = j.tokens.size(), ff = j.gate.rows, r0 = items[it].second, r1 = std::min(ff, r0 + kRows);
-    std::vector<float> up(m * (r1 - r0));
     ItemRows(j.gate, j.xs.data(), j.xq, m, j.h.data(), ff, r0, r1);
-    ItemRows(j.up.RowSlice(r0, r1 - r0), j.xs.data(), j.xq, m, up.data(), r1 - r0, 0, r1 - r0);
-    for (size_t t = 0; t < m; ++t) SiluMul(j.h.data() + t * ff + r0, up.data() + t * (r1 - r0), r1 - r0, j.h.data() + t * ff + r0);
+    ItemRows(j.up, j.xs.data(), j.xq, m, j.u.data(), ff, r0, r1);
+    for (size_t t = 0; t < m; ++t) SiluMul(j.h.data() + t * ff + r0, j.u.data() + t * ff + r0, r1 - r0, j.h.data() + t * ff + r0);
   });
   if (quantized_acts) {
     RunItems(pool, jobs.size(), [&](size_t e) {
