@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -74,35 +75,65 @@ std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
 
 Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,
                       std::vector<float>* logits, ThreadPool& pool) const {
-  const size_t n = tokens.size(), E = cfg_.hidden_size, V = cfg_.vocab_size;
-  const size_t pos0 = cache.n_past();
-  if (n == 0) return Status::Error("no tokens to evaluate");
-  if (pos0 + n > cache.capacity())
-    return Status::Errorf("context is full: {} cached + {} new tokens exceed the context size of {}", pos0, n,
-                          cache.capacity());
-  for (size_t i = 0; i < n; ++i)
-    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= V)
-      return Status::Errorf("token id {} at index {} is outside the vocabulary (size {})", tokens[i], i, V);
+  const SeqStep step{tokens, &cache, all_logits};
+  return Forward(std::span<const SeqStep>(&step, 1), logits, pool);
+}
 
+Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits, ThreadPool& pool) const {
+  const size_t E = cfg_.hidden_size, V = cfg_.vocab_size, n_layers = w_.layers.size();
+  // Validate everything before touching any cache, so a bad step leaves all caches as they were.
+  size_t n = 0, out_rows = 0, max_len = 0;
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const SeqStep& st = batch[s];
+    if (!st.cache) return Status::Errorf("batch entry {} has no cache", s);
+    if (st.tokens.empty()) return Status::Error("no tokens to evaluate");
+    const size_t pos0 = st.cache->n_past();
+    if (pos0 + st.tokens.size() > st.cache->capacity())
+      return Status::Errorf("context is full: {} cached + {} new tokens exceed the context size of {}", pos0,
+                            st.tokens.size(), st.cache->capacity());
+    for (size_t i = 0; i < st.tokens.size(); ++i)
+      if (st.tokens[i] < 0 || static_cast<size_t>(st.tokens[i]) >= V)
+        return Status::Errorf("token id {} at index {} is outside the vocabulary (size {})", st.tokens[i], i, V);
+    for (size_t o = 0; o < s; ++o)
+      if (batch[o].cache == st.cache) return Status::Errorf("batch entries {} and {} share one cache", o, s);
+    n += st.tokens.size();
+    out_rows += st.all_logits ? st.tokens.size() : 1;
+    max_len = std::max(max_len, pos0 + st.tokens.size());
+  }
+  if (n == 0) return Status::Error("no tokens to evaluate");
+
+  // Per row: its position, its sequence, and whether its logits are wanted.
+  std::vector<size_t> pos(n), seq(n), out_idx;
   std::vector<float> h(n * E), x(n * E), y(n * E);
-  for (size_t i = 0; i < n; ++i) DequantizeRow(w_.token_embd.dtype, w_.token_embd.Row(tokens[i]), E, h.data() + i * E);
+  for (size_t s = 0, r = 0; s < batch.size(); ++s) {
+    const SeqStep& st = batch[s];
+    for (size_t i = 0; i < st.tokens.size(); ++i, ++r) {
+      pos[r] = st.cache->n_past() + i;
+      seq[r] = s;
+      if (st.all_logits || i + 1 == st.tokens.size()) out_idx.push_back(r);
+      DequantizeRow(w_.token_embd.dtype, w_.token_embd.Row(st.tokens[i]), E, h.data() + r * E);
+    }
+  }
+  std::vector<KvLayer*> kv(n);
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  for (size_t l = 0; l < w_.layers.size(); ++l) {
+  for (size_t l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w_.layers[l];
+    for (size_t r = 0; r < n; ++r) kv[r] = &batch[seq[r]].cache->layer(l);
+    const BatchRows rows{pos.data(), kv.data(), max_len};
     RmsNormRows(h.data(), L.attn_norm.data(), n, E, eps, x.data());
-    if (L.mla) MlaAttention(cfg_, *L.mla, attn_, x.data(), n, pos0, cache.layer(l), y.data(), pool);
-    else GqaAttention(cfg_, *L.gqa, attn_, x.data(), n, pos0, cache.layer(l), y.data(), pool);
+    if (L.mla) MlaAttention(cfg_, *L.mla, attn_, x.data(), n, rows, y.data(), pool);
+    else GqaAttention(cfg_, *L.gqa, attn_, x.data(), n, rows, y.data(), pool);
     AddScaled(1.0f, y.data(), n * E, h.data());
     RmsNormRows(h.data(), L.ffn_norm.data(), n, E, eps, x.data());
     if (L.moe) MoeFfn(*L.moe, router_, x.data(), n, E, y.data(), pool, attn_.quantized_acts);
     else DenseFfn(*L.ffn, x.data(), n, y.data(), pool, attn_.quantized_acts);
     AddScaled(1.0f, y.data(), n * E, h.data());
   }
-  cache.set_n_past(pos0 + n);
-  const size_t first = all_logits ? 0 : n - 1, rows = n - first;
-  RmsNormRows(h.data() + first * E, w_.output_norm.data(), rows, E, eps, x.data());
-  logits->resize(rows * V);
-  Linear(w_.output, x.data(), rows, logits->data(), pool, attn_.quantized_acts);
+  for (const SeqStep& st : batch) st.cache->set_n_past(st.cache->n_past() + st.tokens.size());
+  for (size_t o = 0; o < out_rows; ++o)
+    RmsNormRow(h.data() + out_idx[o] * E, w_.output_norm.data(), E, eps, x.data() + o * E);
+  logits->resize(out_rows * V);
+  Linear(w_.output, x.data(), out_rows, logits->data(), pool, attn_.quantized_acts);
   return Status();
 }
 

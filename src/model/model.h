@@ -1,5 +1,5 @@
 // A loaded decoder model: config, bound weights, and the forward pass over a batch of
-// consecutive tokens of one sequence. Families differ only in how the config is parsed and
+// tokens from one or more sequences. Families differ only in how the config is parsed and
 // which tensors they bind (arch/); the forward is shared straight-line code over blocks.
 #pragma once
 
@@ -20,6 +20,13 @@
 #include "model/weights.h"
 
 namespace moe {
+
+// One sequence's share of a batched forward step: tokens at positions cache->n_past() .. + n.
+struct SeqStep {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+  bool all_logits = false;  // logits for every token, else for the last one only
+};
 
 struct ParamStats {
   uint64_t total = 0;            // every parameter in bound tensors
@@ -54,6 +61,10 @@ class Model {
   // logits receives [n, vocab] when all_logits, else [1, vocab] for the last token.
   Status Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,
                  std::vector<float>* logits, ThreadPool& pool) const;
+  // One step over several sequences (distinct caches): every matrix is read once for all
+  // their tokens. logits holds each step's rows in order ([n_i or 1, vocab] each). A
+  // sequence's logits are bitwise those of running it alone.
+  Status Forward(std::span<const SeqStep> batch, std::vector<float>* logits, ThreadPool& pool) const;
 
  private:
   void ComputeStats();

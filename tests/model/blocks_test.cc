@@ -12,6 +12,17 @@
 namespace moe {
 namespace {
 
+// Rows 0..n-1 of one sequence starting at position 0.
+struct SingleSequence {
+  std::vector<size_t> pos;
+  std::vector<KvLayer*> kv;
+  BatchRows rows;
+  SingleSequence(size_t n, KvLayer* layer) : pos(n), kv(n, layer), rows{} {
+    for (size_t i = 0; i < n; ++i) pos[i] = i;
+    rows = BatchRows{pos.data(), kv.data(), n};
+  }
+};
+
 TEST(Route, SoftmaxTopKRenormalized) {
   float logits[4] = {1.0f, 3.0f, 2.0f, 0.0f};
   RouterOptions o{.top_k = 2, .scoring = Scoring::kSoftmax, .norm_topk_prob = true, .scale = 1.0f};
@@ -137,7 +148,8 @@ TEST(Mla, AbsorbedEqualsExpandedAttention) {
   KvLayer kv{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  MlaAttention(c, w, p, x.data(), n, 0, kv, out.data(), pool);
+  SingleSequence seq(n, &kv);
+  MlaAttention(c, w, p, x.data(), n, seq.rows, out.data(), pool);
 
   // Expanded form: full keys [nope from W_UK·latent | rope key] and values W_UV·latent.
   std::vector<std::vector<float>> K(n, std::vector<float>(H * qk)), V(n, std::vector<float>(H * dv)),
@@ -200,7 +212,8 @@ TEST(Gqa, MatchesDirectLoop) {
   KvLayer kv{KV * D, KV * D, std::vector<float>(n * KV * D), std::vector<float>(n * KV * D)};
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  GqaAttention(c, w, p, x.data(), n, 0, kv, out.data(), pool);
+  SingleSequence seq(n, &kv);
+  GqaAttention(c, w, p, x.data(), n, seq.rows, out.data(), pool);
   std::vector<std::vector<float>> Q(n, std::vector<float>(H * D)), K(n, std::vector<float>(KV * D)),
       V(n, std::vector<float>(KV * D));
   for (size_t i = 0; i < n; ++i) {

@@ -54,7 +54,7 @@ void AttendHead(const float* q, size_t dk, const float* keys, size_t k_stride, c
 }  // namespace
 
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
-                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool) {
+                  const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
   const size_t rope_dims = cfg.rope_dim ? cfg.rope_dim : D;
   std::vector<float> q(n * H * D), k(n * KV * D), v(n * KV * D), attn(n * H * D);
@@ -69,18 +69,20 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
       RmsNormRows(qi, w.q_norm.data(), H, D, eps, qi);
       RmsNormRows(ki, w.k_norm.data(), KV, D, eps, ki);
     }
-    ApplyRope(qi, H, D, rope_dims, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
-    ApplyRope(ki, KV, D, rope_dims, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
-    std::copy(ki, ki + KV * D, kv.K(pos0 + i));
-    std::copy(v.data() + i * KV * D, v.data() + (i + 1) * KV * D, kv.V(pos0 + i));
+    const auto pos = static_cast<int64_t>(rows.pos[i]);
+    ApplyRope(qi, H, D, rope_dims, p.rope_style, p.rope_freq, pos);
+    ApplyRope(ki, KV, D, rope_dims, p.rope_style, p.rope_freq, pos);
+    std::copy(ki, ki + KV * D, rows.kv[i]->K(pos));
+    std::copy(v.data() + i * KV * D, v.data() + (i + 1) * KV * D, rows.kv[i]->V(pos));
   }
   const size_t group = H / KV;
   pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(pos0 + n);
+    std::vector<float> scores(rows.max_len);
     for (size_t job = b; job < e; ++job) {
       size_t i = job / H, h = job % H, g = h / group;
+      KvLayer& kv = *rows.kv[i];
       AttendHead(q.data() + (i * H + h) * D, D, kv.K(0) + g * D, KV * D, kv.V(0) + g * D, KV * D, D,
-                 pos0 + i + 1, p.scale, scores.data(), attn.data() + (i * H + h) * D);
+                 rows.pos[i] + 1, p.scale, scores.data(), attn.data() + (i * H + h) * D);
     }
   });
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
@@ -99,7 +101,7 @@ void AbsorbKeyProjection(const ModelConfig& c, MlaWeights* w) {
 }
 
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
-                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool) {
+                  const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
   const size_t dv = cfg.v_head_dim, C = cfg.kv_lora_rank, qk = nope + rope;
   const float eps = static_cast<float>(cfg.rms_norm_eps);
@@ -119,11 +121,11 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   Linear(w.kv_a, x, n, kva.data(), pool, p.quantized_acts);
   for (size_t i = 0; i < n; ++i) {
     float* row = kva.data() + i * (C + rope);
-    RmsNormRow(row, w.kv_a_norm.data(), C, eps, kv.K(pos0 + i));
-    ApplyRope(row + C, 1, rope, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos0 + i));
-    std::copy(row + C, row + C + rope, kv.V(pos0 + i));
-    ApplyRope(q.data() + i * H * qk + nope, H, qk, rope, p.rope_style, p.rope_freq,
-              static_cast<int64_t>(pos0 + i));
+    const size_t pos = rows.pos[i];
+    RmsNormRow(row, w.kv_a_norm.data(), C, eps, rows.kv[i]->K(pos));
+    ApplyRope(row + C, 1, rope, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos));
+    std::copy(row + C, row + C + rope, rows.kv[i]->V(pos));
+    ApplyRope(q.data() + i * H * qk + nope, H, qk, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos));
   }
   // Absorbed queries q_lat[i, h] = W_UK,hᵀ · q_nope[i, h]   ([n, H, C]).
   std::vector<float> q_lat(n * H * C), o_lat(n * H * C), o(n * H * dv);
@@ -135,9 +137,10 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   });
   // Scores over the cache: q_lat·latent + q_pe·k_pe, then the weighted sum of latents.
   pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(pos0 + n);
+    std::vector<float> scores(rows.max_len);
     for (size_t job = b; job < e; ++job) {
-      size_t i = job / H, h = job % H, len = pos0 + i + 1;
+      size_t i = job / H, h = job % H, len = rows.pos[i] + 1;
+      KvLayer& kv = *rows.kv[i];
       const float* ql = q_lat.data() + (i * H + h) * C;
       const float* qpe = q.data() + (i * H + h) * qk + nope;
       for (size_t t = 0; t < len; ++t)

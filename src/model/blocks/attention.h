@@ -1,6 +1,8 @@
-// Attention blocks over a batch of consecutive positions of one sequence: grouped-query
+// Attention blocks over a batch of rows that may belong to different sequences: grouped-query
 // attention (Llama, Qwen3) and multi-head latent attention (DeepSeek-V2/V3, Kimi K2).
-// Both write the new positions into the cache, then attend causally over the cache.
+// Projections run over all rows at once; each row is written into its own sequence's cache
+// at its position, then attends causally over that cache. A row's result never depends on
+// the other rows of the batch (continuous batching relies on this).
 #pragma once
 
 #include <cstddef>
@@ -36,14 +38,22 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
 // YaRN's attention magnitude correction: 0.1·m·ln(factor) + 1 (1 without YaRN).
 double YarnMscale(double factor, double m);
 
-// x: [n, hidden] (normalized input); out: [n, hidden]. Positions are cache.n_past .. + n.
+// Row i of a batch sits at position pos[i] of the sequence whose cache layer is kv[i]; rows of
+// one sequence come in position order, so a row sees the rows before it.
+struct BatchRows {
+  const size_t* pos;
+  KvLayer* const* kv;
+  size_t max_len;  // max(pos) + 1: the longest causal span any row attends over
+};
+
+// x: [n, hidden] (normalized input); out: [n, hidden].
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
-                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
+                  const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool);
 
 // Fills w->k_b_t from kv_b: W_UK of each head transposed to [kv_lora_rank, qk_nope] float32.
 void AbsorbKeyProjection(const ModelConfig& cfg, MlaWeights* w);
 
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
-                  const float* x, size_t n, size_t pos0, KvLayer& kv, float* out, ThreadPool& pool);
+                  const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool);
 
 }  // namespace moe

@@ -117,6 +117,9 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   // Bucket tokens by expert: each chosen expert's weights are then read once per batch.
   std::vector<int> slot(E, -1);
   std::vector<ExpertJob> jobs;
+  // Per token, its (job, index in job) in routing order: the weighted sum below adds them in
+  // that order, so a token's output does not depend on which other tokens share the batch.
+  std::vector<std::vector<std::pair<size_t, size_t>>> contrib(n);
   for (size_t i = 0; i < n; ++i) {
     Routing r = Route(logits.data() + i * E, E, w.router_bias.empty() ? nullptr : w.router_bias.data(), o);
     for (size_t k = 0; k < r.experts.size(); ++k) {
@@ -125,13 +128,17 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
         slot[e] = static_cast<int>(jobs.size());
         jobs.push_back({.gate = w.gate.Expert(e), .up = w.up.Expert(e), .down = w.down.Expert(e)});
       }
+      contrib[i].push_back({static_cast<size_t>(slot[e]), jobs[slot[e]].tokens.size()});
       jobs[slot[e]].tokens.push_back(i);
       jobs[slot[e]].weights.push_back(r.weights[k]);
     }
   }
   if (w.shared) {
     ExpertJob s{.gate = w.shared->gate, .up = w.shared->up, .down = w.shared->down, .weights = std::vector<float>(n, 1.0f)};
-    for (size_t i = 0; i < n; ++i) s.tokens.push_back(i);
+    for (size_t i = 0; i < n; ++i) {
+      contrib[i].push_back({jobs.size(), i});
+      s.tokens.push_back(i);
+    }
     jobs.push_back(std::move(s));
   }
   for (auto& j : jobs) {
@@ -171,9 +178,6 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     ItemRows(j.down, j.h.data(), j.hq, j.tokens.size(), j.d.data(), hidden, r0, r1);
   });
   // Weighted sum per token, split by token so no two threads write the same row.
-  std::vector<std::vector<std::pair<size_t, size_t>>> contrib(n);  // (job, index in job)
-  for (size_t e = 0; e < jobs.size(); ++e)
-    for (size_t t = 0; t < jobs[e].tokens.size(); ++t) contrib[jobs[e].tokens[t]].push_back({e, t});
   pool.ParallelFor(n, 1, [&](size_t b, size_t end) {
     for (size_t i = b; i < end; ++i) {
       float* y = out + i * hidden;
