@@ -62,5 +62,6 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
 void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterServe(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 
 }  // namespace moe::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   moe::cli::RegisterBench(app, &actions);
   moe::cli::RegisterText(app, &actions);
   moe::cli::RegisterChat(app, &actions);
+  moe::cli::RegisterServe(app, &actions);
   moe::cli::RegisterSynth(app, &actions);
   try {
     app.parse(argc, argv);
