@@ -45,8 +45,10 @@ Status Scheduler::Submit(std::shared_ptr<GenerationJob> job) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (draining_ || stop_) return Status::Error("the server is shutting down");
-    if (queue_.size() >= opts_.max_queue)
-      return Status::Errorf("the queue is full ({} requests waiting)", queue_.size());
+    // A job waits in the queue until the loop admits it, so free slots count as room too.
+    const size_t free_slots = opts_.parallel - std::min(opts_.parallel, running_.load());
+    if (queue_.size() >= opts_.max_queue + free_slots)
+      return Status::Errorf("the queue is full ({} requests waiting, all {} slots busy)", queue_.size(), opts_.parallel);
     job->prompt_tokens = job->prompt.size();
     job->enqueued = std::chrono::steady_clock::now();
     queue_.push_back(std::move(job));

@@ -170,7 +170,7 @@ TEST_F(SchedulerTest, QueueFullIsRefusedAtSubmit) {
   auto queued = RecordingJob(Prompt(4, V, 2), {}, 2, &b, &db);
   ASSERT_TRUE(sched.Submit(queued).ok());
   Status s = sched.Submit(RecordingJob(Prompt(4, V, 3), {}, 2, &c, &dc));
-  EXPECT_NE(s.message().find("the queue is full (1 requests waiting)"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("the queue is full (1 requests waiting, all 1 slots busy)"), std::string::npos) << s.message();
   running->cancel = true;
   db.get_future().wait();  // the queued job then runs to its length
   EXPECT_EQ(b.reason, FinishReason::kLength);
