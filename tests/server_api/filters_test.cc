@@ -220,6 +220,15 @@ TEST(ReasoningSplitter, HoldsPartialTagsWhileStreaming) {
   EXPECT_EQ(d.content, "Done");
 }
 
+TEST(ReasoningSplitter, LongLeadingWhitespaceThenTag) {
+  const std::string spaces(200000, ' ');
+  ReasoningSplitter s(false);
+  for (size_t i = 0; i < spaces.size(); i += 2) EXPECT_EQ(s.Push("  ").content, "");
+  auto d = s.Push("<think>r</think>c");
+  EXPECT_EQ(d.reasoning, "r");
+  EXPECT_EQ(d.content, "c");
+}
+
 TEST(ReasoningSplitter, CustomTags) {
   Split got = RunSplitter({"[R]why", "[/R] so"}, false, "[R]", "[/R]");
   EXPECT_EQ(got.reasoning, "why");

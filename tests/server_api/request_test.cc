@@ -10,7 +10,14 @@ namespace {
 
 constexpr const char* kMsgs = R"("messages":[{"role":"user","content":"hi"}])";
 
-std::string Chat(const std::string& extra) { return "{" + std::string(kMsgs) + (extra.empty() ? "" : "," + extra) + "}"; }
+// {"messages":[...],<extra>}
+std::string Chat(const std::string& extra) {
+  std::string body = "{";
+  body += kMsgs;
+  if (!extra.empty()) body += "," + extra;
+  body += "}";
+  return body;
+}
 
 GenerationRequest OkChat(const std::string& body, const RequestLimits& limits = {}) {
   auto r = ParseChatRequest(body, limits);
@@ -239,7 +246,18 @@ TEST(ChatRequest, Limits) {
   OkChat(Chat(R"("x":[[[1]]])"), limits);  // {"x":[[[ is 4 levels
   e = ErrChat(Chat(R"("x":[[[["]]]]]"]]]])"), limits);  // brackets inside strings do not count
   EXPECT_EQ(e.http_status, 400);
-  EXPECT_NE(e.message.find("nests 5 levels"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("nests more than 4 levels deep"), std::string::npos) << e.message;
+}
+
+TEST(ChatRequest, ObjectMemberLimit) {
+  RequestLimits limits;
+  limits.max_object_keys = 3;
+  OkChat(Chat(R"("a":{"x":1,"y":"p:q:r","z":{"u":1,"v":2}})"), limits);  // body itself: messages, a = 2
+  auto e = ErrChat(Chat(R"("a":{"w":0,"x":1,"y":2,"z":3})"), limits);
+  EXPECT_EQ(e.http_status, 413);
+  EXPECT_NE(e.message.find("has 4 members, the limit is 3"), std::string::npos) << e.message;
+  e = ErrChat(Chat(R"("a":1,"b":2,"c":3)"), limits);  // the body itself: messages + 3
+  EXPECT_EQ(e.http_status, 413);
 }
 
 TEST(ChatRequest, DeepNestingIsRefusedBeforeParsing) {

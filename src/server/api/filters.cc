@@ -111,8 +111,9 @@ ReasoningSplitter::Delta ReasoningSplitter::Push(std::string_view piece) {
       strip_space_ = false;
     }
     if (at_start_) {
-      size_t n = 0;
+      size_t n = start_space_;  // resume the scan: a long run of spaces stays linear
       while (n < held_.size() && IsSpace(held_[n])) ++n;
+      start_space_ = n;
       std::string_view rest = std::string_view(held_).substr(n);
       if (rest.substr(0, open_.size()) == open_) {
         held_.erase(0, n + open_.size());

@@ -34,10 +34,16 @@ std::string Describe(const Json& v) {
   }
 }
 
-// Nesting depth of a JSON text, counted without parsing (brackets outside strings), so a
-// hostile body cannot make the parser or destructor recurse deeply.
-size_t MaxDepth(std::string_view text) {
-  size_t depth = 0, max_depth = 0;
+// Nesting depth and the most members of any one object, counted without parsing (brackets
+// and colons outside strings), so a hostile body can neither make the parser recurse deeply
+// nor make ordered_json's linear key lookup quadratic. Scanning stops past `depth_limit`.
+struct Shape {
+  size_t depth = 0;
+  size_t object_keys = 0;
+};
+Shape ScanShape(std::string_view text, size_t depth_limit) {
+  Shape shape;
+  std::vector<std::pair<bool, size_t>> open;  // per open container: is object, members seen
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
@@ -47,12 +53,16 @@ size_t MaxDepth(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+      open.emplace_back(c == '{', 0);
+      shape.depth = std::max(shape.depth, open.size());
+      if (shape.depth > depth_limit) break;
+    } else if ((c == ']' || c == '}') && !open.empty()) {
+      open.pop_back();
+    } else if (c == ':' && !open.empty() && open.back().first) {
+      shape.object_keys = std::max(shape.object_keys, ++open.back().second);
     }
   }
-  return max_depth;
+  return shape;
 }
 
 // Reads known fields of one JSON object, keeping the first error. Absent and null fields
@@ -180,8 +190,11 @@ void ReadCommon(FieldReader& r, const RequestLimits& limits, GenerationRequest& 
 std::variant<Json, ApiError> ParseBody(std::string_view body, const RequestLimits& limits) {
   if (body.size() > limits.max_body_bytes)
     return RequestTooLarge("", fmt::format("request body is {} bytes, the limit is {}", body.size(), limits.max_body_bytes));
-  if (size_t depth = MaxDepth(body); depth > limits.max_json_depth)
-    return InvalidRequest("", fmt::format("request body nests {} levels deep, the limit is {}", depth, limits.max_json_depth));
+  Shape shape = ScanShape(body, limits.max_json_depth);
+  if (shape.depth > limits.max_json_depth)
+    return InvalidRequest("", fmt::format("request body nests more than {} levels deep", limits.max_json_depth));
+  if (shape.object_keys > limits.max_object_keys)
+    return RequestTooLarge("", fmt::format("a JSON object in the body has {} members, the limit is {}", shape.object_keys, limits.max_object_keys));
   Json j;
   try {
     j = Json::parse(body.begin(), body.end());

@@ -25,6 +25,7 @@ enum class RequestKind { kChat, kCompletion };
 struct RequestLimits {
   size_t max_body_bytes = 16u << 20;       // 413 (param null) when the body is longer
   size_t max_json_depth = 64;              // 400 when arrays/objects nest deeper
+  size_t max_object_keys = 1024;           // 413 when one object has more members
   size_t max_messages = 4096;              // 413 param "messages"
   size_t max_content_bytes = 8u << 20;     // 413: all message contents, or the prompt text
   size_t max_prompt_tokens = 1u << 20;     // 413 param "prompt": token-id prompts
