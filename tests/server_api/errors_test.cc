@@ -2,18 +2,21 @@
 #include "server/api/errors.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace moe {
 namespace {
 
 TEST(ErrorBody, OpenAiShapeWithParam) {
-  EXPECT_EQ(ErrorBody(InvalidRequest("temperature", "bad \"value\"")),
-            R"({"error":{"message":"bad \"value\"","type":"invalid_request_error","param":"temperature","code":null}})");
+  EXPECT_EQ(
+      ErrorBody(InvalidRequest("temperature", "bad \"value\"")),
+      R"({"error":{"message":"bad \"value\"","type":"invalid_request_error","param":"temperature","code":null}})");
 }
 
 TEST(ErrorBody, EmptyParamAndCodeAreNull) {
-  EXPECT_EQ(ErrorBody(ServerError("boom")), R"({"error":{"message":"boom","type":"server_error","param":null,"code":null}})");
+  EXPECT_EQ(ErrorBody(ServerError("boom")),
+            R"({"error":{"message":"boom","type":"server_error","param":null,"code":null}})");
 }
 
 TEST(ErrorBody, InvalidUtf8InMessageIsReplacedNotThrown) {

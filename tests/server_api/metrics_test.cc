@@ -29,7 +29,8 @@ TEST(Metrics, LabelEscaping) {
   EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   Metrics m;
   m.CountRequest("/x\"y", 200);
-  EXPECT_NE(m.RenderPrometheus().find("moe_requests_total{endpoint=\"/x\\\"y\",status=\"200\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.RenderPrometheus().find("moe_requests_total{endpoint=\"/x\\\"y\",status=\"200\"} 1\n"),
+            std::string::npos);
 }
 
 TEST(Metrics, RendersEveryFamily) {

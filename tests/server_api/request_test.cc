@@ -34,7 +34,9 @@ ApiError ErrOf(const ParsedRequest& r, const std::string& body) {
   ADD_FAILURE() << "accepted: " << body;
   return {};
 }
-ApiError ErrChat(const std::string& body, const RequestLimits& limits = {}) { return ErrOf(ParseChatRequest(body, limits), body); }
+ApiError ErrChat(const std::string& body, const RequestLimits& limits = {}) {
+  return ErrOf(ParseChatRequest(body, limits), body);
+}
 ApiError ErrCompletion(const std::string& body, const RequestLimits& limits = {}) {
   return ErrOf(ParseCompletionRequest(body, limits), body);
 }
@@ -117,11 +119,10 @@ TEST(ChatRequest, ContentPartsAreJoinedAndOtherKeysKept) {
       {"role":"tool","content":"42","tool_call_id":"c1","name":"calc"},
       {"role":"developer","content":[]},
       {"role":"assistant"}]})");
-  EXPECT_EQ(r.messages.dump(),
-            R"([{"role":"system","content":"a\nb"},)"
-            R"({"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function"}]},)"
-            R"({"role":"tool","content":"42","tool_call_id":"c1","name":"calc"},)"
-            R"({"role":"developer","content":""},{"role":"assistant","content":""}])");
+  EXPECT_EQ(r.messages.dump(), R"([{"role":"system","content":"a\nb"},)"
+                               R"({"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function"}]},)"
+                               R"({"role":"tool","content":"42","tool_call_id":"c1","name":"calc"},)"
+                               R"({"role":"developer","content":""},{"role":"assistant","content":""}])");
 }
 
 struct ErrCase {
@@ -154,7 +155,8 @@ TEST(ChatRequest, Errors) {
           {R"({"messages":[3]})", 400, "messages[0]", "must be an object, found number 3"},
           {R"({"messages":[{"content":"x"}]})", 400, "messages[0].role", "found nothing"},
           {R"({"messages":[{"role":"robot","content":"x"}]})", 400, "messages[0].role", "found string \"robot\""},
-          {R"({"messages":[{"role":"user","content":"a"},{"role":"user"}]})", 400, "messages[1].content", "required for role 'user'"},
+          {R"({"messages":[{"role":"user","content":"a"},{"role":"user"}]})", 400, "messages[1].content",
+           "required for role 'user'"},
           {R"({"messages":[{"role":"user","content":5}]})", 400, "messages[0].content", "found number 5"},
           {R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})", 400,
            "messages[0].content[0].type", "found string \"image_url\""},
@@ -179,7 +181,8 @@ TEST(ChatRequest, Errors) {
           {Chat(R"("max_completion_tokens":1.5)"), 400, "max_completion_tokens", "found number 1.5"},
           {Chat(R"("stop":3)"), 400, "stop", "found number 3"},
           {Chat(R"("stop":["a",1])"), 400, "stop", "found number 1"},
-          {Chat(R"("stop":["a","b","c","d","e"])"), 400, "stop", "at most 4 strings of at most 256 bytes, found an array of 5"},
+          {Chat(R"("stop":["a","b","c","d","e"])"), 400, "stop",
+           "at most 4 strings of at most 256 bytes, found an array of 5"},
           {Chat(R"("stream":"yes")"), 400, "stream", "a boolean"},
           {Chat(R"("stream_options":true)"), 400, "stream_options", "an object"},
           {Chat(R"("stream_options":{"include_usage":1})"), 400, "stream_options.include_usage", "found number 1"},
@@ -218,13 +221,16 @@ TEST(ChatRequest, Limits) {
 
   limits = {};
   limits.max_messages = 2;
-  e = ErrChat(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]})", limits);
+  e = ErrChat(
+      R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]})",
+      limits);
   EXPECT_EQ(e.http_status, 413);
   EXPECT_EQ(e.param, "messages");
 
   limits = {};
   limits.max_content_bytes = 5;
-  OkChat(R"({"messages":[{"role":"user","content":"ab"},{"role":"user","content":[{"type":"text","text":"cde"}]}]})", limits);
+  OkChat(R"({"messages":[{"role":"user","content":"ab"},{"role":"user","content":[{"type":"text","text":"cde"}]}]})",
+         limits);
   e = ErrChat(R"({"messages":[{"role":"user","content":"abc"},{"role":"user","content":"def"}]})", limits);
   EXPECT_EQ(e.http_status, 413);
   EXPECT_EQ(e.param, "messages");
@@ -243,7 +249,7 @@ TEST(ChatRequest, Limits) {
 
   limits = {};
   limits.max_json_depth = 4;
-  OkChat(Chat(R"("x":[[[1]]])"), limits);  // {"x":[[[ is 4 levels
+  OkChat(Chat(R"("x":[[[1]]])"), limits);               // {"x":[[[ is 4 levels
   e = ErrChat(Chat(R"("x":[[[["]]]]]"]]]])"), limits);  // brackets inside strings do not count
   EXPECT_EQ(e.http_status, 400);
   EXPECT_NE(e.message.find("nests more than 4 levels deep"), std::string::npos) << e.message;
