@@ -6,8 +6,9 @@
 // for an optional field means its default. Ranges follow OpenAI (see docs/server.md).
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
