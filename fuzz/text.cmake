@@ -1,5 +1,5 @@
 # Fuzz targets for text inputs: tokenizer encode/decode, tokenizer.json, chat templates,
-# safetensors headers, config.json mapping.
+# safetensors headers, config.json mapping, HTTP request bodies.
 moe_fuzz_target(tokenizer_fuzz tokenizer_fuzz.cc)
 target_link_libraries(tokenizer_fuzz PRIVATE moe_tokenizer)
 target_compile_definitions(tokenizer_fuzz PRIVATE MOE_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")
@@ -11,3 +11,5 @@ moe_fuzz_target(safetensors_fuzz safetensors_fuzz.cc)
 target_link_libraries(safetensors_fuzz PRIVATE moe_io)
 moe_fuzz_target(hf_config_fuzz hf_config_fuzz.cc)
 target_link_libraries(hf_config_fuzz PRIVATE moe_model)
+moe_fuzz_target(http_request_fuzz http_request_fuzz.cc)
+target_link_libraries(http_request_fuzz PRIVATE moe_server_api)

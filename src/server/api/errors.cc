@@ -2,7 +2,6 @@
 #include "server/api/errors.h"
 
 #include <nlohmann/json.hpp>
-
 #include <utility>
 
 namespace moe {
@@ -24,18 +23,12 @@ ApiError RequestTooLarge(std::string param, std::string message) {
 ApiError AuthenticationError(std::string message) {
   return {401, "authentication_error", std::move(message), "", "invalid_api_key"};
 }
-ApiError PermissionError(std::string message) {
-  return {403, "permission_error", std::move(message), "", ""};
-}
+ApiError PermissionError(std::string message) { return {403, "permission_error", std::move(message), "", ""}; }
 ApiError NotFound(std::string message, std::string param, std::string code) {
   return {404, "not_found_error", std::move(message), std::move(param), std::move(code)};
 }
 ApiError ServerError(std::string message) { return {500, "server_error", std::move(message), "", ""}; }
-ApiError NotImplemented(std::string message) {
-  return {501, "not_supported_error", std::move(message), "", ""};
-}
-ApiError Overloaded(std::string message) {
-  return {503, "overloaded_error", std::move(message), "", "overloaded"};
-}
+ApiError NotImplemented(std::string message) { return {501, "not_supported_error", std::move(message), "", ""}; }
+ApiError Overloaded(std::string message) { return {503, "overloaded_error", std::move(message), "", "overloaded"}; }
 
 }  // namespace moe

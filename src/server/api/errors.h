@@ -19,14 +19,14 @@ struct ApiError {
 std::string ErrorBody(const ApiError& e);
 
 // Constructors for the error classes the server uses (status, type):
-ApiError InvalidRequest(std::string param, std::string message);  // 400 invalid_request_error
+ApiError InvalidRequest(std::string param, std::string message);   // 400 invalid_request_error
 ApiError RequestTooLarge(std::string param, std::string message);  // 413 request_too_large
-ApiError AuthenticationError(std::string message);  // 401 authentication_error, code invalid_api_key
-ApiError PermissionError(std::string message);      // 403 permission_error
+ApiError AuthenticationError(std::string message);                 // 401 authentication_error, code invalid_api_key
+ApiError PermissionError(std::string message);                     // 403 permission_error
 ApiError NotFound(std::string message, std::string param = "",
-                  std::string code = "");            // 404 not_found_error
-ApiError ServerError(std::string message);           // 500 server_error
-ApiError NotImplemented(std::string message);        // 501 not_supported_error
-ApiError Overloaded(std::string message);            // 503 overloaded_error, code overloaded
+                  std::string code = "");      // 404 not_found_error
+ApiError ServerError(std::string message);     // 500 server_error
+ApiError NotImplemented(std::string message);  // 501 not_supported_error
+ApiError Overloaded(std::string message);      // 503 overloaded_error, code overloaded
 
 }  // namespace moe

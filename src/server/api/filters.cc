@@ -82,7 +82,10 @@ std::string StopFilter::Flush() {
 }
 
 ReasoningSplitter::ReasoningSplitter(bool starts_in_reasoning, std::string open, std::string close)
-    : open_(std::move(open)), close_(std::move(close)), in_reasoning_(starts_in_reasoning), at_start_(!starts_in_reasoning) {}
+    : open_(std::move(open)),
+      close_(std::move(close)),
+      in_reasoning_(starts_in_reasoning),
+      at_start_(!starts_in_reasoning) {}
 
 ReasoningSplitter::Delta ReasoningSplitter::Push(std::string_view piece) {
   Delta d;
@@ -111,8 +114,9 @@ ReasoningSplitter::Delta ReasoningSplitter::Push(std::string_view piece) {
       strip_space_ = false;
     }
     if (at_start_) {
-      size_t n = 0;
+      size_t n = start_space_;  // resume the scan: a long run of spaces stays linear
       while (n < held_.size() && IsSpace(held_[n])) ++n;
+      start_space_ = n;
       std::string_view rest = std::string_view(held_).substr(n);
       if (rest.substr(0, open_.size()) == open_) {
         held_.erase(0, n + open_.size());
@@ -120,7 +124,8 @@ ReasoningSplitter::Delta ReasoningSplitter::Push(std::string_view piece) {
         at_start_ = false;
         continue;
       }
-      if (rest.size() < open_.size() && std::string_view(open_).substr(0, rest.size()) == rest) break;  // may still open
+      if (rest.size() < open_.size() && std::string_view(open_).substr(0, rest.size()) == rest)
+        break;  // may still open
       at_start_ = false;
     }
     size_t emit = CompleteUtf8Prefix(held_);
@@ -133,8 +138,10 @@ ReasoningSplitter::Delta ReasoningSplitter::Push(std::string_view piece) {
 
 ReasoningSplitter::Delta ReasoningSplitter::Flush() {
   Delta d;
-  if (in_reasoning_) d.reasoning = std::move(held_);
-  else if (!strip_space_) d.content = std::move(held_);  // after </think>, held text is only whitespace
+  if (in_reasoning_)
+    d.reasoning = std::move(held_);
+  else if (!strip_space_)
+    d.content = std::move(held_);  // after </think>, held text is only whitespace
   held_.clear();
   at_start_ = false;
   return d;

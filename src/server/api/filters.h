@@ -51,7 +51,8 @@ class ReasoningSplitter {
   std::string open_, close_;
   std::string held_;
   bool in_reasoning_;
-  bool at_start_;       // no content emitted yet: an open tag may still begin the output
+  bool at_start_;             // no content emitted yet: an open tag may still begin the output
+  size_t start_space_ = 0;    // while at_start_: leading whitespace bytes of held_ already scanned
   bool strip_space_ = false;  // just closed: drop leading whitespace from content
 };
 

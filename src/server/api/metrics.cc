@@ -25,10 +25,14 @@ void Header(std::string& out, std::string_view name, std::string_view type, std:
 std::string EscapeLabelValue(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -103,16 +107,20 @@ std::string Metrics::RenderPrometheus() const {
   std::string out;
   Header(out, "moe_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
   for (const auto& [key, n] : requests_)
-    out += fmt::format("moe_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", EscapeLabelValue(key.first), key.second, n);
+    out += fmt::format("moe_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", EscapeLabelValue(key.first),
+                       key.second, n);
   Header(out, "moe_prompt_tokens_total", "counter", "Prompt tokens processed.");
   out += fmt::format("moe_prompt_tokens_total {}\n", prompt_tokens_);
   Header(out, "moe_generated_tokens_total", "counter", "Tokens generated.");
   out += fmt::format("moe_generated_tokens_total {}\n", generated_tokens_);
-  Header(out, "moe_time_to_first_token_seconds", "histogram", "Time from request arrival to the first generated token.");
+  Header(out, "moe_time_to_first_token_seconds", "histogram",
+         "Time from request arrival to the first generated token.");
   ttft_.Render("moe_time_to_first_token_seconds", out);
-  Header(out, "moe_inter_token_latency_seconds", "histogram", "Time between consecutive generated tokens of one request.");
+  Header(out, "moe_inter_token_latency_seconds", "histogram",
+         "Time between consecutive generated tokens of one request.");
   itl_.Render("moe_inter_token_latency_seconds", out);
-  Header(out, "moe_request_duration_seconds", "histogram", "Time from request arrival to the last byte of the response.");
+  Header(out, "moe_request_duration_seconds", "histogram",
+         "Time from request arrival to the last byte of the response.");
   duration_.Render("moe_request_duration_seconds", out);
   Header(out, "moe_requests_running", "gauge", "Requests being generated now.");
   out += fmt::format("moe_requests_running {}\n", running_);

@@ -16,7 +16,7 @@ namespace moe {
 class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);  // sorted ascending, finite
-  void Observe(double value);  // NaN is ignored
+  void Observe(double value);                            // NaN is ignored
   // Appends the _bucket/_sum/_count lines for metric `name` (no HELP/TYPE).
   void Render(std::string_view name, std::string& out) const;
 

@@ -18,10 +18,14 @@ using Json = nlohmann::ordered_json;
 // cut to ~40 bytes; dump(replace) keeps the text valid UTF-8.
 std::string Describe(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return fmt::format("boolean {}", v.get<bool>());
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return fmt::format("an array of {}", v.size());
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return fmt::format("boolean {}", v.get<bool>());
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return fmt::format("an array of {}", v.size());
     case Json::value_t::string: {
       const auto& s = v.get_ref<const std::string&>();
       std::string cut = s.substr(0, 40);
@@ -30,29 +34,43 @@ std::string Describe(const Json& v) {
       std::string shown = Json(cut).dump(-1, ' ', false, Json::error_handler_t::replace);
       return fmt::format("string {}{}", shown, cut.size() < s.size() ? "..." : "");
     }
-    default: return fmt::format("number {}", v.dump());
+    default:
+      return fmt::format("number {}", v.dump());
   }
 }
 
-// Nesting depth of a JSON text, counted without parsing (brackets outside strings), so a
-// hostile body cannot make the parser or destructor recurse deeply.
-size_t MaxDepth(std::string_view text) {
-  size_t depth = 0, max_depth = 0;
+// Nesting depth and the most members of any one object, counted without parsing (brackets
+// and colons outside strings), so a hostile body can neither make the parser recurse deeply
+// nor make ordered_json's linear key lookup quadratic. Scanning stops past `depth_limit`.
+struct Shape {
+  size_t depth = 0;
+  size_t object_keys = 0;
+};
+Shape ScanShape(std::string_view text, size_t depth_limit) {
+  Shape shape;
+  std::vector<std::pair<bool, size_t>> open;  // per open container: is object, members seen
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+      open.emplace_back(c == '{', 0);
+      shape.depth = std::max(shape.depth, open.size());
+      if (shape.depth > depth_limit) break;
+    } else if ((c == ']' || c == '}') && !open.empty()) {
+      open.pop_back();
+    } else if (c == ':' && !open.empty() && open.back().first) {
+      shape.object_keys = std::max(shape.object_keys, ++open.back().second);
     }
   }
-  return max_depth;
+  return shape;
 }
 
 // Reads known fields of one JSON object, keeping the first error. Absent and null fields
@@ -71,7 +89,9 @@ class FieldReader {
   }
 
   void Fail(const std::string& key, const std::string& expected, const Json& found) {
-    if (!error) error = InvalidRequest(prefix_ + key, fmt::format("'{}{}' must be {}, found {}", prefix_, key, expected, Describe(found)));
+    if (!error)
+      error = InvalidRequest(prefix_ + key,
+                             fmt::format("'{}{}' must be {}, found {}", prefix_, key, expected, Describe(found)));
   }
 
   void Bool(const char* key, bool& out) {
@@ -92,11 +112,13 @@ class FieldReader {
   void Number(const char* key, double& out, const std::function<bool(double)>& in_range, const std::string& expected) {
     const Json* v = Find(key);
     if (!v || !ok()) return;
-    if (!v->is_number() || !in_range(v->get<double>()) || !std::isfinite(v->get<double>())) return Fail(key, expected, *v);
+    if (!v->is_number() || !in_range(v->get<double>()) || !std::isfinite(v->get<double>()))
+      return Fail(key, expected, *v);
     out = v->get<double>();
   }
   void Number(const char* key, double& out, double lo, double hi) {
-    Number(key, out, [&](double x) { return x >= lo && x <= hi; }, fmt::format("a number from {} to {}", lo, hi));
+    Number(
+        key, out, [&](double x) { return x >= lo && x <= hi; }, fmt::format("a number from {} to {}", lo, hi));
   }
 
   // An integer in [lo, hi]; floats such as 1.5 or 1.0 are refused, as OpenAI does.
@@ -141,7 +163,8 @@ void ReadCommon(FieldReader& r, const RequestLimits& limits, GenerationRequest& 
   if (has_max && r.ok()) req.max_tokens = max_tokens;
 
   if (const Json* stop = r.Find("stop"); stop && r.ok()) {
-    const std::string expected = fmt::format("a string or an array of at most {} strings of at most {} bytes", limits.max_stop, limits.max_stop_bytes);
+    const std::string expected = fmt::format("a string or an array of at most {} strings of at most {} bytes",
+                                             limits.max_stop, limits.max_stop_bytes);
     std::vector<std::string> stops;
     if (stop->is_string()) {
       stops.push_back(stop->get<std::string>());
@@ -170,7 +193,8 @@ void ReadCommon(FieldReader& r, const RequestLimits& limits, GenerationRequest& 
   }
   r.Number("presence_penalty", req.presence_penalty, -2.0, 2.0);
   r.Number("frequency_penalty", req.frequency_penalty, -2.0, 2.0);
-  r.Number("repetition_penalty", req.repetition_penalty, [](double x) { return x > 0; }, "a number greater than 0");
+  r.Number(
+      "repetition_penalty", req.repetition_penalty, [](double x) { return x > 0; }, "a number greater than 0");
   int64_t n = 1;
   r.Int("n", n, 1, 1);
   r.String("user", req.user);
@@ -179,16 +203,22 @@ void ReadCommon(FieldReader& r, const RequestLimits& limits, GenerationRequest& 
 // Parses the body into an object, enforcing size and depth limits.
 std::variant<Json, ApiError> ParseBody(std::string_view body, const RequestLimits& limits) {
   if (body.size() > limits.max_body_bytes)
-    return RequestTooLarge("", fmt::format("request body is {} bytes, the limit is {}", body.size(), limits.max_body_bytes));
-  if (size_t depth = MaxDepth(body); depth > limits.max_json_depth)
-    return InvalidRequest("", fmt::format("request body nests {} levels deep, the limit is {}", depth, limits.max_json_depth));
+    return RequestTooLarge(
+        "", fmt::format("request body is {} bytes, the limit is {}", body.size(), limits.max_body_bytes));
+  Shape shape = ScanShape(body, limits.max_json_depth);
+  if (shape.depth > limits.max_json_depth)
+    return InvalidRequest("", fmt::format("request body nests more than {} levels deep", limits.max_json_depth));
+  if (shape.object_keys > limits.max_object_keys)
+    return RequestTooLarge("", fmt::format("a JSON object in the body has {} members, the limit is {}",
+                                           shape.object_keys, limits.max_object_keys));
   Json j;
   try {
     j = Json::parse(body.begin(), body.end());
   } catch (const Json::exception& e) {
     return InvalidRequest("", fmt::format("request body is not valid JSON: {}", e.what()));
   }
-  if (!j.is_object()) return InvalidRequest("", fmt::format("request body must be a JSON object, found {}", Describe(j)));
+  if (!j.is_object())
+    return InvalidRequest("", fmt::format("request body must be a JSON object, found {}", Describe(j)));
   return j;
 }
 
@@ -200,12 +230,16 @@ std::optional<ApiError> NormalizeMessage(Json& m, size_t i, size_t& bytes) {
   if (!m.is_object()) return InvalidRequest(where, fmt::format("'{}' must be an object, found {}", where, Describe(m)));
   auto role = m.find("role");
   if (role == m.end() || !role->is_string())
-    return InvalidRequest(where + ".role", fmt::format("'{}.role' must be one of system, developer, user, assistant, tool; found {}", where, role == m.end() ? "nothing" : Describe(*role)));
+    return InvalidRequest(where + ".role",
+                          fmt::format("'{}.role' must be one of system, developer, user, assistant, tool; found {}",
+                                      where, role == m.end() ? "nothing" : Describe(*role)));
   const std::string r = role->get<std::string>();
   bool known = false;
   for (auto k : kRoles) known |= (r == k);
   if (!known)
-    return InvalidRequest(where + ".role", fmt::format("'{}.role' must be one of system, developer, user, assistant, tool; found {}", where, Describe(*role)));
+    return InvalidRequest(where + ".role",
+                          fmt::format("'{}.role' must be one of system, developer, user, assistant, tool; found {}",
+                                      where, Describe(*role)));
 
   auto content = m.find("content");
   if (content == m.end() || content->is_null()) {
@@ -219,18 +253,26 @@ std::optional<ApiError> NormalizeMessage(Json& m, size_t i, size_t& bytes) {
     return std::nullopt;
   }
   if (!content->is_array())
-    return InvalidRequest(where + ".content", fmt::format("'{}.content' must be a string or an array of text parts, found {}", where, Describe(*content)));
+    return InvalidRequest(
+        where + ".content",
+        fmt::format("'{}.content' must be a string or an array of text parts, found {}", where, Describe(*content)));
   std::string text;
   for (size_t j = 0; j < content->size(); ++j) {
     const Json& part = (*content)[j];
     const std::string pwhere = fmt::format("{}.content[{}]", where, j);
-    if (!part.is_object()) return InvalidRequest(pwhere, fmt::format("'{}' must be an object {{\"type\":\"text\",\"text\":...}}, found {}", pwhere, Describe(part)));
+    if (!part.is_object())
+      return InvalidRequest(pwhere, fmt::format("'{}' must be an object {{\"type\":\"text\",\"text\":...}}, found {}",
+                                                pwhere, Describe(part)));
     auto type = part.find("type");
     if (type == part.end() || !type->is_string() || type->get_ref<const std::string&>() != "text")
-      return InvalidRequest(pwhere + ".type", fmt::format("'{}.type' must be \"text\" (other content part types are not supported), found {}", pwhere, type == part.end() ? "nothing" : Describe(*type)));
+      return InvalidRequest(
+          pwhere + ".type",
+          fmt::format("'{}.type' must be \"text\" (other content part types are not supported), found {}", pwhere,
+                      type == part.end() ? "nothing" : Describe(*type)));
     auto t = part.find("text");
     if (t == part.end() || !t->is_string())
-      return InvalidRequest(pwhere + ".text", fmt::format("'{}.text' must be a string, found {}", pwhere, t == part.end() ? "nothing" : Describe(*t)));
+      return InvalidRequest(pwhere + ".text", fmt::format("'{}.text' must be a string, found {}", pwhere,
+                                                          t == part.end() ? "nothing" : Describe(*t)));
     if (j > 0) text += '\n';
     text += t->get_ref<const std::string&>();
   }
@@ -250,16 +292,21 @@ ParsedRequest ParseChatRequest(std::string_view body, const RequestLimits& limit
 
   auto messages = j.find("messages");
   if (messages == j.end() || messages->is_null()) return InvalidRequest("messages", "'messages' is required");
-  if (!messages->is_array()) return InvalidRequest("messages", fmt::format("'messages' must be an array of messages, found {}", Describe(*messages)));
-  if (messages->empty()) return InvalidRequest("messages", "'messages' must contain at least one message, found an empty array");
+  if (!messages->is_array())
+    return InvalidRequest("messages",
+                          fmt::format("'messages' must be an array of messages, found {}", Describe(*messages)));
+  if (messages->empty())
+    return InvalidRequest("messages", "'messages' must contain at least one message, found an empty array");
   if (messages->size() > limits.max_messages)
-    return RequestTooLarge("messages", fmt::format("'messages' has {} entries, the limit is {}", messages->size(), limits.max_messages));
+    return RequestTooLarge(
+        "messages", fmt::format("'messages' has {} entries, the limit is {}", messages->size(), limits.max_messages));
   size_t bytes = 0;
   for (size_t i = 0; i < messages->size(); ++i) {
     if (auto e = NormalizeMessage((*messages)[i], i, bytes)) return *e;
   }
   if (bytes > limits.max_content_bytes)
-    return RequestTooLarge("messages", fmt::format("message contents total {} bytes, the limit is {}", bytes, limits.max_content_bytes));
+    return RequestTooLarge(
+        "messages", fmt::format("message contents total {} bytes, the limit is {}", bytes, limits.max_content_bytes));
   req.messages = std::move(*messages);
 
   FieldReader r(j);
@@ -267,10 +314,13 @@ ParsedRequest ParseChatRequest(std::string_view body, const RequestLimits& limit
   r.Bool("logprobs", req.logprobs);
   r.Int("top_logprobs", req.top_logprobs, 0, 20);
   if (r.ok() && req.top_logprobs > 0 && !req.logprobs)
-    return InvalidRequest("top_logprobs", "'top_logprobs' needs 'logprobs' set to true, found logprobs false or absent");
+    return InvalidRequest("top_logprobs",
+                          "'top_logprobs' needs 'logprobs' set to true, found logprobs false or absent");
   if (const Json* kw = r.Find("chat_template_kwargs"); kw && r.ok()) {
-    if (!kw->is_object()) r.Fail("chat_template_kwargs", "an object", *kw);
-    else req.chat_template_kwargs = *kw;
+    if (!kw->is_object())
+      r.Fail("chat_template_kwargs", "an object", *kw);
+    else
+      req.chat_template_kwargs = *kw;
   }
   if (!r.ok()) return *r.error;
   return req;
@@ -292,23 +342,29 @@ ParsedRequest ParseCompletionRequest(std::string_view body, const RequestLimits&
     req.prompt = (*prompt)[0].get<std::string>();
   } else if (prompt->is_array() && !prompt->empty()) {
     if (prompt->size() > limits.max_prompt_tokens)
-      return RequestTooLarge("prompt", fmt::format("'prompt' has {} tokens, the limit is {}", prompt->size(), limits.max_prompt_tokens));
+      return RequestTooLarge(
+          "prompt", fmt::format("'prompt' has {} tokens, the limit is {}", prompt->size(), limits.max_prompt_tokens));
     req.prompt_tokens.reserve(prompt->size());
     for (size_t i = 0; i < prompt->size(); ++i) {
       const Json& t = (*prompt)[i];
       if (t.is_string() || t.is_array())
-        return InvalidRequest("prompt", fmt::format("'prompt' must be {}; batched prompts are not supported, found {} at prompt[{}]", expected, Describe(t), i));
+        return InvalidRequest(
+            "prompt", fmt::format("'prompt' must be {}; batched prompts are not supported, found {} at prompt[{}]",
+                                  expected, Describe(t), i));
       bool in_range = t.is_number_unsigned() ? t.get<uint64_t>() <= static_cast<uint64_t>(kInt32Max)
                                              : t.is_number_integer() && t.get<int64_t>() >= 0;
       if (!in_range)
-        return InvalidRequest(fmt::format("prompt[{}]", i), fmt::format("'prompt[{}]' must be a token id from 0 to {}, found {}", i, kInt32Max, Describe(t)));
+        return InvalidRequest(
+            fmt::format("prompt[{}]", i),
+            fmt::format("'prompt[{}]' must be a token id from 0 to {}, found {}", i, kInt32Max, Describe(t)));
       req.prompt_tokens.push_back(static_cast<int32_t>(t.get<int64_t>()));
     }
   } else {
     return InvalidRequest("prompt", fmt::format("'prompt' must be {}, found {}", expected, Describe(*prompt)));
   }
   if (req.prompt.size() > limits.max_content_bytes)
-    return RequestTooLarge("prompt", fmt::format("'prompt' is {} bytes, the limit is {}", req.prompt.size(), limits.max_content_bytes));
+    return RequestTooLarge(
+        "prompt", fmt::format("'prompt' is {} bytes, the limit is {}", req.prompt.size(), limits.max_content_bytes));
 
   FieldReader r(j);
   ReadCommon(r, limits, req);

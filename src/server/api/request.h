@@ -23,13 +23,14 @@ enum class RequestKind { kChat, kCompletion };
 
 // Server-side bounds. Size limits answer 413 request_too_large; per-field bounds answer 400.
 struct RequestLimits {
-  size_t max_body_bytes = 16u << 20;       // 413 (param null) when the body is longer
-  size_t max_json_depth = 64;              // 400 when arrays/objects nest deeper
-  size_t max_messages = 4096;              // 413 param "messages"
-  size_t max_content_bytes = 8u << 20;     // 413: all message contents, or the prompt text
-  size_t max_prompt_tokens = 1u << 20;     // 413 param "prompt": token-id prompts
-  size_t max_stop = 4;                     // 400 param "stop": entries in the list
-  size_t max_stop_bytes = 256;             // 400 param "stop": bytes per entry
+  size_t max_body_bytes = 16u << 20;          // 413 (param null) when the body is longer
+  size_t max_json_depth = 64;                 // 400 when arrays/objects nest deeper
+  size_t max_object_keys = 1024;              // 413 when one object has more members
+  size_t max_messages = 4096;                 // 413 param "messages"
+  size_t max_content_bytes = 8u << 20;        // 413: all message contents, or the prompt text
+  size_t max_prompt_tokens = 1u << 20;        // 413 param "prompt": token-id prompts
+  size_t max_stop = 4;                        // 400 param "stop": entries in the list
+  size_t max_stop_bytes = 256;                // 400 param "stop": bytes per entry
   int64_t max_tokens_cap = int64_t{1} << 20;  // 400 param "max_tokens" when larger
 };
 
@@ -54,14 +55,14 @@ struct GenerationRequest {
   std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens; none = context end
   std::vector<std::string> stop;      // empty strings dropped
 
-  double temperature = 1.0;        // 0..2 (OpenAI default 1)
-  double top_p = 1.0;              // 0..1
-  int32_t top_k = 0;               // >= 0, 0 = off (llama.cpp extension)
-  double min_p = 0.0;              // 0..1
+  double temperature = 1.0;  // 0..2 (OpenAI default 1)
+  double top_p = 1.0;        // 0..1
+  int32_t top_k = 0;         // >= 0, 0 = off (llama.cpp extension)
+  double min_p = 0.0;        // 0..1
   std::optional<int64_t> seed;
-  double presence_penalty = 0.0;   // -2..2
-  double frequency_penalty = 0.0;  // -2..2
-  double repetition_penalty = 1.0; // > 0 (extension), 1 = off
+  double presence_penalty = 0.0;    // -2..2
+  double frequency_penalty = 0.0;   // -2..2
+  double repetition_penalty = 1.0;  // > 0 (extension), 1 = off
 
   // Chat: logprobs (bool) + top_logprobs (0..20). Completions: logprobs N (0..5) sets
   // logprobs = true and top_logprobs = N.
