@@ -125,7 +125,7 @@ const std::string kKey = "Authorization: Bearer sekrit\r\n";
 // A served synth model; parallel / queue sizes per test.
 class Served {
  public:
-  Served(size_t parallel, size_t max_queue, size_t ctx = 256) {
+  Served(size_t parallel, size_t max_queue, size_t ctx = 256, const std::string& chat_template = kChatMlTemplate) {
     path_ = (std::filesystem::temp_directory_path() / ("moe_server_test_" + std::to_string(getpid()) + "_" +
                                                        std::to_string(parallel) + ".gguf")).string();
     SynthOptions so;
@@ -139,7 +139,7 @@ class Served {
     auto t = Tokenizer::FromGguf(*model_->gguf());
     EXPECT_TRUE(t.ok());
     tok_ = std::move(*t);
-    auto tmpl = ChatTemplate::Parse(kChatMlTemplate);
+    auto tmpl = ChatTemplate::Parse(chat_template);
     EXPECT_TRUE(tmpl.ok());
     tmpl_.emplace(std::move(*tmpl));
     sched_ = std::make_unique<Scheduler>(*model_, pool_, SchedulerOptions{.parallel = parallel, .ctx_size = ctx,
@@ -169,6 +169,8 @@ class Served {
     std::filesystem::remove(path_);
   }
   uint16_t port() const { return http_->port(); }
+  const Tokenizer& tokenizer() const { return *tok_; }
+  const ChatTemplate& chat_template() const { return *tmpl_; }
   Scheduler& sched() { return *sched_; }
   OpenAiService& service() { return *service_; }
 
@@ -339,6 +341,35 @@ TEST(Server, ClientLeavingMidStreamFreesItsSlot) {
   EXPECT_EQ(r.status, 200) << r.body;
   Reply m = Call(s.port(), "GET", "/metrics");
   EXPECT_NE(m.body.find(R"(status="499")"), std::string::npos) << m.body;
+}
+
+// A template that opens a think block (as DeepSeek-R1's and Qwen3's do): the reply is
+// reasoning until </think>. The random model never closes it, so all of the raw text (the
+// same prompt through /v1/completions as token ids) must arrive as reasoning_content.
+TEST(Server, ThinkBlockGoesToReasoningContent) {
+  const std::string think = std::string(kChatMlTemplate).replace(std::string(kChatMlTemplate).rfind("' }}"), 4,
+                                                                 "<think>\\n' }}");
+  Served s(2, 8, 256, think);
+  Json ctx = {{"messages", Json::array({{{"role", "user"}, {"content", "why?"}}})}, {"add_generation_prompt", true}};
+  auto rendered = s.chat_template().Render(nlohmann::ordered_json(ctx));
+  ASSERT_TRUE(rendered.ok());
+  ASSERT_NE(rendered->find("<think>\n"), std::string::npos) << *rendered;
+  Json ids = s.tokenizer().Encode(*rendered, true, true);
+  Json raw = Json::parse(Call(s.port(), "POST", "/v1/completions",
+                              R"({"max_tokens":12,"temperature":0,"prompt":)" + ids.dump() + "}", kKey).body);
+  const std::string text = raw["choices"][0]["text"];
+  ASSERT_EQ(text.find("</think>"), std::string::npos);
+  Json chat = Json::parse(Call(s.port(), "POST", "/v1/chat/completions", Chat("why?", R"(,"max_tokens":12,"temperature":0)"), kKey).body);
+  EXPECT_EQ(chat["choices"][0]["message"]["content"], "");
+  EXPECT_EQ(chat["choices"][0]["message"]["reasoning_content"], text);
+  Reply r = Call(s.port(), "POST", "/v1/chat/completions", Chat("why?", R"(,"max_tokens":12,"temperature":0,"stream":true)"), kKey);
+  std::string reasoning;
+  for (size_t p = 0; (p = r.body.find("data: {", p)) != std::string::npos; ++p) {
+    Json j = Json::parse(r.body.substr(p + 6, r.body.find("\n\n", p) - p - 6));
+    for (auto& c : j["choices"])
+      if (c["delta"].contains("reasoning_content")) reasoning += c["delta"]["reasoning_content"].get<std::string>();
+  }
+  EXPECT_EQ(reasoning, text);
 }
 
 TEST(Server, CompletionsUsageAndLogprobs) {
