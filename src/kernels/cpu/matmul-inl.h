@@ -89,10 +89,39 @@ struct DecodeQ8_0 {
   }
 };
 
+// FP8 e4m3fn with a float32 scale per 128x128 block. The code's low 7 bits shifted left by 7
+// are the fp16 bits of value · 2^-8: e4m3's exponent bias is 7, fp16's 15, and e4m3
+// subnormals (exponent 0) land on fp16 subnormals, which the f16 -> f32 conversion widens
+// exactly. The sign bit moves to bit 15. The 2^8 is folded into the block scale:
+// (v · 2^-8) · (s · 2^8) rounds exactly as v · s (powers of two scale exactly), so the decoded
+// weight equals the reference's float32(v · s) bit for bit. NaN codes (0x7F, 0xFF) become
+// ±1.875 (fp16 0x3F80: exponent 15, mantissa 7), a magnitude no finite code has (448 · 2^-8 =
+// 1.75 is the largest), and are replaced by NaN after widening: Highway's f16 emulation on
+// targets without F16C does not keep fp16 NaNs.
+struct DecodeF8 {
+  static constexpr size_t kBlock = kF8Block;
+  static constexpr size_t kBytes = 1;
+  static constexpr float kScaleFactor = 256.0f;  // 2^8, see above
+  // Lanes(d) unscaled weights from column c, times 2^-8.
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t c) {
+    const hn::Rebind<int8_t, D> di8;
+    const hn::Rebind<int16_t, D> di16;
+    const hn::Rebind<hwy::float16_t, D> dh;
+    // Sign-extended, so after << 7 bits 15 and 14 both hold the sign; keep bit 15 and the
+    // seven exponent/mantissa bits (13..7).
+    const auto q = hn::PromoteTo(di16, hn::LoadU(di8, static_cast<const int8_t*>(row) + c));
+    const auto bits = hn::And(hn::ShiftLeft<7>(q), hn::Set(di16, static_cast<int16_t>(0xBF80)));
+    const auto f = hn::PromoteTo(d, hn::BitCast(dh, bits));
+    return hn::IfThenElse(hn::Eq(hn::Abs(f), hn::Set(d, 1.875f)), hn::NaN(d), f);
+  }
+  static float At(const void* row, size_t c) { return F8E4M3ToF32(detail::LoadAt<uint8_t>(row, c)); }
+};
+
 // Vector type for Q8_0: at most 32 lanes so that a vector never straddles two blocks (lane
-// counts are powers of two, so they divide 32).
+// counts are powers of two, so they divide 32). FP8 blocks (128) hold whole vectors anyway.
 template <class Dec>
-using FloatTag = std::conditional_t<(Dec::kBlock > 1), hn::CappedTag<float, kQ8_0Block>,
+using FloatTag = std::conditional_t<std::is_same_v<Dec, DecodeQ8_0>, hn::CappedTag<float, kQ8_0Block>,
                                     hn::ScalableTag<float>>;
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -135,7 +164,35 @@ HWY_NOINLINE void Tile(const WeightMatrix& w, size_t r0, const float* HWY_RESTRI
   // whose 4 interleaved row streams the hardware prefetcher alone follows poorly.
   const size_t ahead = kR * w.row_stride;
 
-  if constexpr (Dec::kBlock > 1) {
+  if constexpr (std::is_same_v<Dec, DecodeF8>) {
+    // Per 128-column block: one scale per row (rows of a tile may fall in different block rows
+    // when a slice starts mid-block); the last block may be partial and end mid-vector.
+    const float* scales[kR];
+    for (size_t r = 0; r < kR; ++r) scales[r] = w.RowScales(r0 + r);
+    for (size_t c0 = 0, b = 0; c0 < cols; c0 += Dec::kBlock, ++b) {
+      const size_t c1 = c0 + Dec::kBlock < cols ? c0 + Dec::kBlock : cols;
+      V vs[kR];
+      for (size_t r = 0; r < kR; ++r) vs[r] = hn::Set(d, scales[r][b] * Dec::kScaleFactor);
+      size_t c = c0;
+      for (; c + n <= c1; c += n) {
+        if constexpr (kT <= 2) {
+          for (size_t r = 0; r < kR; ++r) hwy::Prefetch(static_cast<const uint8_t*>(rows[r]) + c + ahead);
+        }
+        V wv[kR];
+        for (size_t r = 0; r < kR; ++r) wv[r] = hn::Mul(vs[r], Dec::Load(d, rows[r], c));
+        for (size_t t = 0; t < kT; ++t) {
+          const V xv = hn::LoadU(d, xs[t] + c);
+          for (size_t r = 0; r < kR; ++r) acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
+        }
+      }
+      for (; c < c1; ++c) {  // tail of the last block, shorter than one vector
+        for (size_t r = 0; r < kR; ++r) {
+          const float wc = Dec::At(rows[r], c) * scales[r][b];
+          for (size_t t = 0; t < kT; ++t) tail[r][t] += wc * xs[t][c];
+        }
+      }
+    }
+  } else if constexpr (Dec::kBlock > 1) {
     const size_t n_blocks = cols / Dec::kBlock;
     for (size_t b = 0; b < n_blocks; ++b) {
       V vd[kR];
@@ -280,6 +337,8 @@ inline void MatMulRowsExact(const WeightMatrix& w, const float* x, size_t x_stri
       return MatMulRowsT<DecodeBF16>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
     case DType::kQ8_0:
       return MatMulRowsT<DecodeQ8_0>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+    case DType::kF8E4M3:
+      return MatMulRowsT<DecodeF8>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
   }
 }
 

@@ -1,5 +1,6 @@
 // Matrix products against stored weights: y = x · Wᵀ with W in its stored dtype (F32, F16,
-// BF16, Q8_0), decoded inside the dot-product loop, never copied. Shapes are PyTorch order:
+// BF16, Q8_0, FP8 e4m3 with 128x128 block scales), decoded inside the dot-product loop, never
+// copied. Shapes are PyTorch order:
 // W is [rows=out, cols=in], x is [n_tokens, cols], y is [n_tokens, rows].
 #pragma once
 
@@ -18,13 +19,26 @@ struct WeightMatrix {
   size_t rows = 0;
   size_t cols = 0;
   size_t row_stride = 0;  // bytes between consecutive rows (>= RowBytes(dtype, cols))
+  // kF8E4M3 only: the float32 block-scale grid of the whole stored tensor, [ceil(R / 128),
+  // scale_stride] with scale_stride = ceil(cols / 128), and the row of the stored tensor that
+  // this matrix's row 0 is (non-zero for row slices), so that row r's scales are grid row
+  // (scale_row0 + r) / 128 whatever row a slice starts at.
+  const float* scales = nullptr;
+  size_t scale_stride = 0;
+  size_t scale_row0 = 0;
 
   const void* Row(size_t r) const { return static_cast<const char*>(data) + r * row_stride; }
+  // The ceil(cols / 128) block scales of row r (kF8E4M3).
+  const float* RowScales(size_t r) const { return scales + (scale_row0 + r) / kF8Block * scale_stride; }
   // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b).
   WeightMatrix RowSlice(size_t begin, size_t n) const {
-    return {dtype, Row(begin), n, cols, row_stride};
+    return {dtype, Row(begin), n, cols, row_stride, scales, scale_stride, scale_row0 + begin};
   }
 };
+
+// Row r of w as float32 (out: w.cols floats), block scales applied: the reference decoding
+// for embedding lookups and load-time transforms.
+void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out);
 
 // y[t * y_stride + r] = Σ_c W[r, c] · x[t * x_stride + c] for t < n_tokens and
 // row_begin <= r < row_end, on the calling thread. Activations stay float32 (the "exact" path).
@@ -60,7 +74,8 @@ struct QuantizedActs {
 };
 
 // Whether weights of this dtype have a fast path (Q8_0, BF16); its activations then use the
-// weights' dtype (Q8_0 blocks, bf16 values).
+// weights' dtype (Q8_0 blocks, bf16 values). FP8 has none: its exact path already runs at
+// memory bandwidth for decode (bench/matmul_bench.cc), so MatMulQuantizedActs runs it exact.
 bool HasFastActsPath(DType weights);
 
 // Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0 or kBF16)

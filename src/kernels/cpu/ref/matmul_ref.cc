@@ -4,13 +4,25 @@
 
 #include "kernels/cpu/matmul.h"
 
+namespace moe {
+
+void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out) {
+  if (w.dtype == DType::kF8E4M3) {
+    DequantizeRowF8(static_cast<const uint8_t*>(w.Row(r)), w.RowScales(r), w.cols, out);
+  } else {
+    DequantizeRow(w.dtype, w.Row(r), w.cols, out);
+  }
+}
+
+}  // namespace moe
+
 namespace moe::ref {
 
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
   std::vector<float> row(w.cols);
   for (size_t r = row_begin; r < row_end; ++r) {
-    DequantizeRow(w.dtype, w.Row(r), w.cols, row.data());
+    DequantizeWeightRow(w, r, row.data());
     for (size_t t = 0; t < n_tokens; ++t) {
       const float* xt = x + t * x_stride;
       float acc = 0;
