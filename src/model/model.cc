@@ -85,7 +85,7 @@ Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_
       return Status::Errorf("token id {} at index {} is outside the vocabulary (size {})", tokens[i], i, V);
 
   std::vector<float> h(n * E), x(n * E), y(n * E);
-  for (size_t i = 0; i < n; ++i) DequantizeRow(w_.token_embd.dtype, w_.token_embd.Row(tokens[i]), E, h.data() + i * E);
+  for (size_t i = 0; i < n; ++i) DequantizeWeightRow(w_.token_embd, tokens[i], h.data() + i * E);
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const LayerWeights& L = w_.layers[l];
@@ -108,7 +108,11 @@ Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_
 
 namespace {
 uint64_t Params(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * m.cols; }
-uint64_t Bytes(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * RowBytes(m.dtype, m.cols); }
+// Stored bytes, FP8 block scales (float32 per 128x128 block) included.
+uint64_t Bytes(const WeightMatrix& m) {
+  const uint64_t scales = m.scales ? (m.rows + kF8Block - 1) / kF8Block * m.scale_stride * sizeof(float) : 0;
+  return static_cast<uint64_t>(m.rows) * RowBytes(m.dtype, m.cols) + scales;
+}
 }  // namespace
 
 void Model::ComputeStats() {
