@@ -142,15 +142,19 @@ TEST_P(MatMulTest, Fp8DecodesToQuantizedValues) {
 // each NaN code alone must make its row's output NaN.
 TEST_P(MatMulTest, Fp8EveryCodeThroughTheKernel) {
   const size_t rows = 4, cols = 256;
+  const float scales[2] = {0.75f, -3.0f};
+  std::vector<float> x(cols), y(rows);
+  // Twice: all codes (blocks take the fp16 decoder), then exponent-0 codes replaced by the
+  // smallest normal 0x08 (blocks take LoadNormal, the integer decoder).
+  for (bool normal_only : {false, true}) {
   std::vector<uint8_t> bytes(rows * cols);
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; ++c) {
-      const uint8_t code = static_cast<uint8_t>(c + r * 17);
-      bytes[r * cols + c] = (code & 0x7F) == 0x7F ? 0 : code;
+      uint8_t code = static_cast<uint8_t>(c + r * 17);
+      if ((code & 0x7F) == 0x7F || (normal_only && (code & 0x78) == 0)) code = normal_only ? 0x08 : 0;
+      bytes[r * cols + c] = code;
     }
-  const float scales[2] = {0.75f, -3.0f};
   const WeightMatrix w{DType::kF8E4M3, bytes.data(), rows, cols, cols, scales, 2, 0};
-  std::vector<float> x(cols), y(rows);
   for (size_t c = 0; c < cols; ++c) {
     std::fill(x.begin(), x.end(), 0.0f);
     x[c] = 1.0f;
@@ -158,8 +162,9 @@ TEST_P(MatMulTest, Fp8EveryCodeThroughTheKernel) {
     for (size_t r = 0; r < rows; ++r) {
       const uint8_t code = bytes[r * cols + c];
       const float want = F8E4M3ToF32(code) * scales[c / 128];
-      ASSERT_EQ(y[r], want) << "code " << int(code);
+      ASSERT_EQ(y[r], want) << "code " << int(code) << (normal_only ? " (normal blocks)" : "");
     }
+  }
   }
   for (uint8_t nan_code : {0x7F, 0xFF})
     for (size_t c : {0, 5, 130}) {  // vector body of both blocks
