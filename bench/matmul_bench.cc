@@ -1,6 +1,6 @@
 // Microbenchmarks of matmul.h: decode GEMV (1 token) reported as GB/s of weight bytes read,
 // prefill GEMM (64/512 tokens) as GFLOP/s, for every weight dtype, 1 thread and all cores,
-// on the exact path and (Q8_0, BF16) the AVX-512 fast path with rounded activations
+// on the exact path and (Q8_0, BF16, FP8) the AVX-512 fast path with rounded activations
 // ("-fast": vpdpbusd / vdpbf16ps, activation rounding included in the time).
 // "hot" decode runs reuse one matrix (it may stay in L2/L3); "cold" ones cycle through copies
 // totalling 512 MiB so every weight byte comes from DRAM, the decode roofline of DESIGN.md.
@@ -75,8 +75,9 @@ Weights MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
 void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
                  ThreadPool& pool) {
   static std::vector<uint8_t> scratch;
-  scratch.resize(n_tokens * RowBytes(w.dtype, w.cols));
-  const QuantizedActs xq = QuantizeActivations(w.dtype, x, w.cols, n_tokens, w.cols, scratch.data());
+  const DType ad = ActsDType(w.dtype);
+  scratch.resize(n_tokens * RowBytes(ad, w.cols));
+  const QuantizedActs xq = QuantizeActivations(ad, x, w.cols, n_tokens, w.cols, scratch.data());
   RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
     MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e, DotImpl::kAvx512);
   });
@@ -160,6 +161,7 @@ void RegisterAll() {
     for (auto [rows, cols] : {std::pair<size_t, size_t>{2048, 7168}, {7168, 2048}}) {
       const std::string shape = "/" + std::to_string(rows) + "x" + std::to_string(cols) + "/cold" + th;
       Register("gemv/f8_e4m3" + shape, DType::kF8E4M3, rows, 1, threads, true, false, cols, 5);
+      if (HasAvx512Dot()) Register("gemv-fast/f8_e4m3" + shape, DType::kF8E4M3, rows, 1, threads, true, true, cols, 5);
       Register("gemv/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, false, cols, 5);
       if (HasAvx512Dot()) Register("gemv-fast/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, true, cols, 5);
     }
