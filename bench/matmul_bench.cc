@@ -1,9 +1,11 @@
 // Microbenchmarks of matmul.h: decode GEMV (1 token) reported as GB/s of weight bytes read,
 // prefill GEMM (64/512 tokens) as GFLOP/s, for every weight dtype, 1 thread and all cores,
-// on the exact path and (Q8_0, BF16) the AVX-512 fast path with rounded activations
+// on the exact path and (Q8_0, BF16, FP8) the AVX-512 fast path with rounded activations
 // ("-fast": vpdpbusd / vdpbf16ps, activation rounding included in the time).
 // "hot" decode runs reuse one matrix (it may stay in L2/L3); "cold" ones cycle through copies
 // totalling 512 MiB so every weight byte comes from DRAM, the decode roofline of DESIGN.md.
+// "gemv/" compares FP8 (DeepSeek-V3 block-scaled e4m3, 1 byte per weight + a float per 128x128
+// block) with Q8_0 (1.0625 bytes per weight) on DeepSeek-V3 shapes, 2048x7168 and 7168x2048.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -19,7 +21,7 @@
 namespace moe {
 namespace {
 
-constexpr DType kDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
+constexpr DType kDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kF8E4M3};
 
 std::vector<float> Random(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -29,23 +31,40 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   return v;
 }
 
-// `copies` back-to-back copies of one random [rows, cols] matrix in `dtype`.
+// `copies` back-to-back copies of one random [rows, cols] matrix in `dtype`. FP8 copies share
+// one scale grid (ceil(rows/128) x ceil(cols/128) floats, under 0.03% of the weight bytes).
 struct Weights {
   std::vector<uint8_t> bytes;
+  std::vector<float> scales;
   size_t matrix_bytes = 0;
   WeightMatrix Matrix(DType dtype, size_t rows, size_t cols, size_t i) const {
     const size_t stride = RowBytes(dtype, cols);
-    return {dtype, bytes.data() + i * matrix_bytes, rows, cols, stride};
+    return {dtype, bytes.data() + i * matrix_bytes, rows, cols, stride,
+            scales.empty() ? nullptr : scales.data(), (cols + kF8Block - 1) / kF8Block, 0};
   }
 };
+
+// Stored bytes of one matrix, FP8 scales included (what a GEMV reads).
+size_t MatrixBytes(DType dtype, size_t rows, size_t cols) {
+  const size_t scales = dtype == DType::kF8E4M3
+                            ? (rows + kF8Block - 1) / kF8Block * ((cols + kF8Block - 1) / kF8Block) * 4
+                            : 0;
+  return rows * RowBytes(dtype, cols) + scales;
+}
 
 Weights MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
   Weights w;
   w.matrix_bytes = rows * RowBytes(dtype, cols);
   w.bytes.resize(w.matrix_bytes * copies);
   const std::vector<float> v = Random(rows * cols, 1);
-  for (size_t r = 0; r < rows; ++r)
-    QuantizeRow(dtype, v.data() + r * cols, cols, w.bytes.data() + r * RowBytes(dtype, cols));
+  if (dtype == DType::kF8E4M3) {
+    // Values in [-1, 1] with scale 1/448 per block, as DeepSeek's quantizer would choose.
+    w.scales.assign((rows + kF8Block - 1) / kF8Block * ((cols + kF8Block - 1) / kF8Block), 1.0f / 448);
+    for (size_t i = 0; i < v.size(); ++i) w.bytes[i] = F32ToF8E4M3(v[i] * 448);
+  } else {
+    for (size_t r = 0; r < rows; ++r)
+      QuantizeRow(dtype, v.data() + r * cols, cols, w.bytes.data() + r * RowBytes(dtype, cols));
+  }
   for (size_t i = 1; i < copies; ++i)
     std::memcpy(w.bytes.data() + i * w.matrix_bytes, w.bytes.data(), w.matrix_bytes);
   return w;
@@ -56,8 +75,9 @@ Weights MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
 void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
                  ThreadPool& pool) {
   static std::vector<uint8_t> scratch;
-  scratch.resize(n_tokens * RowBytes(w.dtype, w.cols));
-  const QuantizedActs xq = QuantizeActivations(w.dtype, x, w.cols, n_tokens, w.cols, scratch.data());
+  const DType ad = ActsDType(w.dtype);
+  scratch.resize(n_tokens * RowBytes(ad, w.cols));
+  const QuantizedActs xq = QuantizeActivations(ad, x, w.cols, n_tokens, w.cols, scratch.data());
   RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
     MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e, DotImpl::kAvx512);
   });
@@ -66,7 +86,7 @@ void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* 
 // One product per iteration: the exact path (MatMul), or with `fast` FastProduct.
 void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t tokens,
          int threads, bool cold, bool fast) {
-  const size_t matrix_bytes = rows * RowBytes(dtype, cols);
+  const size_t matrix_bytes = MatrixBytes(dtype, rows, cols);
   const size_t copies = cold ? (512u << 20) / matrix_bytes + 1 : 1;
   // google-benchmark calls this function several times while sizing the iteration count:
   // keep the last matrix set instead of rebuilding 512 MiB each time.
@@ -101,14 +121,14 @@ void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t 
 }
 
 void Register(const std::string& name, DType dt, size_t rows, size_t tokens, int threads,
-              bool cold, bool fast) {
+              bool cold, bool fast, size_t cols = 1024, int repetitions = 3) {
   benchmark::RegisterBenchmark(name.c_str(),
                                [=](benchmark::State& s) {
-                                 Run(s, dt, rows, 1024, tokens, threads, cold, fast);
+                                 Run(s, dt, rows, cols, tokens, threads, cold, fast);
                                })
       ->UseRealTime()
       ->MinWarmUpTime(0.05)
-      ->Repetitions(3)
+      ->Repetitions(repetitions)
       ->ReportAggregatesOnly(true);
 }
 
@@ -133,6 +153,19 @@ void RegisterAll() {
         if (cores == 1) break;
       }
     }
+  }
+  // FP8 vs Q8_0 decode on DeepSeek-V3 shapes (q/kv projections, expert up/down), cold. Q8_0
+  // both ways: exact (f32 activations) and, where present, the VNNI fast path the engine uses.
+  for (int threads : {1, cores}) {
+    const std::string th = "/threads:" + std::to_string(threads);
+    for (auto [rows, cols] : {std::pair<size_t, size_t>{2048, 7168}, {7168, 2048}}) {
+      const std::string shape = "/" + std::to_string(rows) + "x" + std::to_string(cols) + "/cold" + th;
+      Register("gemv/f8_e4m3" + shape, DType::kF8E4M3, rows, 1, threads, true, false, cols, 5);
+      if (HasAvx512Dot()) Register("gemv-fast/f8_e4m3" + shape, DType::kF8E4M3, rows, 1, threads, true, true, cols, 5);
+      Register("gemv/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, false, cols, 5);
+      if (HasAvx512Dot()) Register("gemv-fast/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, true, cols, 5);
+    }
+    if (cores == 1) break;
   }
 }
 

@@ -58,6 +58,7 @@ using Action = std::function<int()>;
 void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterEvalLogits(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
+void RegisterConvert(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);
 void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   moe::cli::RegisterChat(app, &actions);
   moe::cli::RegisterServe(app, &actions);
   moe::cli::RegisterSynth(app, &actions);
+  moe::cli::RegisterConvert(app, &actions);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -207,6 +207,7 @@ Result<SafetensorsFile> ParseSafetensors(std::shared_ptr<MappedFile> file, const
     e.name = std::move(r.name);
     e.ggml_type = r.dtype->ggml_type;
     e.dtype = r.dtype->ggml_type == kNoGgmlType ? std::nullopt : DTypeFromGgml(r.dtype->ggml_type);
+    if (r.dtype->name == "F8_E4M3") e.dtype = DType::kF8E4M3;  // computed with its block scales
     e.type_name = std::string(r.dtype->name);
     e.shape = std::move(r.shape);
     e.file_offset = st.data_offset + r.begin;

@@ -61,6 +61,24 @@ Status RenameTensors(const SafetensorsCheckpoint& raw, const ModelConfig& c, int
   return Status();
 }
 
+// DeepSeek-V3's FP8 layout is the only one bound: e4m3 weights, 128x128 block scales, activations
+// quantized at run time (we keep them float32, which is the dequantized model's arithmetic).
+Status CheckFp8QuantizationConfig(const nlohmann::json& q, const std::string& where) {
+  if (auto f = q.find("fmt"); f != q.end() && !(f->is_string() && f->get<std::string>() == "e4m3"))
+    return Status::Errorf("{}: quantization_config.fmt is {}, expected \"e4m3\" (only float8 e4m3fn weights are "
+                          "supported)", where, f->dump());
+  auto b = q.find("weight_block_size");
+  if (b == q.end())
+    return Status::Errorf("{}: quantization_config (fp8) has no weight_block_size, expected [128, 128]", where);
+  if (!(b->is_array() && b->size() == 2 && (*b)[0] == 128 && (*b)[1] == 128))
+    return Status::Errorf("{}: quantization_config.weight_block_size is {}, expected [128, 128] (the only FP8 block "
+                          "size supported)", where, b->dump());
+  if (auto a = q.find("activation_scheme"); a != q.end() && !(a->is_string() && a->get<std::string>() == "dynamic"))
+    return Status::Errorf("{}: quantization_config.activation_scheme is {}, expected \"dynamic\" (static activation "
+                          "scales are not supported)", where, a->dump());
+  return Status();
+}
+
 }  // namespace
 
 Result<HfCheckpoint> LoadHfFolder(const std::string& dir, const LoadOptions& opts) {
@@ -121,8 +139,14 @@ Result<HfCheckpoint> LoadHfFolder(const std::string& dir, const LoadOptions& opt
   if (auto it = ck.config_json.find("quantization_config"); it != ck.config_json.end() && it->is_object()) {
     std::string method = "unknown";
     if (auto q = it->find("quant_method"); q != it->end() && q->is_string()) method = q->get<std::string>();
-    ck.notes.push_back(fmt::format("quantization_config: quant_method '{}' (tensors keep their stored types; "
-                                   "block-scaled FP8 is not supported yet)", method));
+    if (method == "fp8") {
+      MOE_RETURN_IF_ERROR(CheckFp8QuantizationConfig(*it, dir + "/config.json"));
+      ck.notes.push_back("quantization_config: fp8 e4m3 with 128x128 block scales (weight_scale_inv), computed "
+                         "natively");
+    } else {
+      ck.notes.push_back(fmt::format("quantization_config: quant_method '{}' (tensors keep their stored types)",
+                                     method));
+    }
   }
   return ck;
 }

@@ -111,7 +111,7 @@ Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits
       pos[r] = st.cache->n_past() + i;
       seq[r] = s;
       if (st.all_logits || i + 1 == st.tokens.size()) out_idx.push_back(r);
-      DequantizeRow(w_.token_embd.dtype, w_.token_embd.Row(st.tokens[i]), E, h.data() + r * E);
+      DequantizeWeightRow(w_.token_embd, st.tokens[i], h.data() + r * E);
     }
   }
   std::vector<KvLayer*> kv(n);
@@ -139,7 +139,11 @@ Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits
 
 namespace {
 uint64_t Params(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * m.cols; }
-uint64_t Bytes(const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * RowBytes(m.dtype, m.cols); }
+// Stored bytes, FP8 block scales (float32 per 128x128 block) included.
+uint64_t Bytes(const WeightMatrix& m) {
+  const uint64_t scales = m.scales ? (m.rows + kF8Block - 1) / kF8Block * m.scale_stride * sizeof(float) : 0;
+  return static_cast<uint64_t>(m.rows) * RowBytes(m.dtype, m.cols) + scales;
+}
 }  // namespace
 
 void Model::ComputeStats() {

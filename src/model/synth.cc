@@ -261,7 +261,9 @@ std::vector<TensorPlan> PlanTensors(const ModelConfig& c, DType t) {
   return p;
 }
 
-void WriteMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
+}  // namespace
+
+void WriteArchMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
   const std::string a = c.architecture + ".";
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w.SetString("general.architecture", c.architecture);
@@ -311,10 +313,19 @@ void WriteMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
     w.SetF32(a + "rope.scaling.yarn_beta_fast", static_cast<float>(c.rope_scaling.beta_fast));
     w.SetF32(a + "rope.scaling.yarn_beta_slow", static_cast<float>(c.rope_scaling.beta_slow));
   }
+}
+
+std::string GgufTokenizerPre(const ModelConfig& c) {
+  return c.architecture == "deepseek2" ? "deepseek-v3" : c.architecture == "qwen3moe" ? "qwen2" : "llama-bpe";
+}
+
+namespace {
+
+void WriteMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
+  WriteArchMetadata(c, t, w);
   SynthVocab v = BuildSynthVocab(static_cast<size_t>(c.vocab_size));
   w.SetString("tokenizer.ggml.model", "gpt2");
-  w.SetString("tokenizer.ggml.pre", c.architecture == "deepseek2" ? "deepseek-v3"
-                                    : c.architecture == "qwen3moe" ? "qwen2" : "llama-bpe");
+  w.SetString("tokenizer.ggml.pre", GgufTokenizerPre(c));
   w.SetStringArray("tokenizer.ggml.tokens", v.tokens);
   w.SetI32Array("tokenizer.ggml.token_type", v.token_types);
   w.SetStringArray("tokenizer.ggml.merges", v.merges);

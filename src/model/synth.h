@@ -38,6 +38,13 @@ Result<ModelConfig> SynthConfig(const std::string& arch, const std::string& pres
 // Writes the model to `path`.
 Status SynthesizeModel(const SynthOptions& opts, const std::string& path);
 
+class GgufWriter;
+// The general.* and <arch>.* GGUF keys of a config (what model/gguf_config.cc reads back),
+// weights of type t; shared by `moe synth` and `moe convert`.
+void WriteArchMetadata(const ModelConfig& c, DType t, GgufWriter& w);
+// tokenizer.ggml.pre for a family's BPE pre-tokenizer.
+std::string GgufTokenizerPre(const ModelConfig& c);
+
 // The tokenizer vocabulary of synth models: 256 byte tokens (GPT-2 byte-to-unicode),
 // merges learned from a built-in text, special tokens, reserved fillers up to vocab_size.
 struct SynthVocab {

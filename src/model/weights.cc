@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 namespace moe {
@@ -11,7 +12,7 @@ Result<const TensorEntry*> Binder::Lookup(const std::string& name, const std::ve
   if (!e) return Status::Errorf("{}: missing tensor '{}' (expected shape {} from {})", file_, name,
                                 ShapeString(shape), why);
   if (!e->dtype)
-    return Status::Errorf("{}: tensor '{}' has type {}, not supported yet (supported: F32, F16, BF16, Q8_0)",
+    return Status::Errorf("{}: tensor '{}' has type {}, not supported yet (supported: F32, F16, BF16, Q8_0, F8_E4M3)",
                           file_, name, e->type_name.empty() ? GgmlTypeName(e->ggml_type) : e->type_name);
   if (e->shape != shape)
     return Status::Errorf("{}: tensor '{}' (offset {:#x}) has shape {}, expected {} from {}", file_, name,
@@ -20,12 +21,40 @@ Result<const TensorEntry*> Binder::Lookup(const std::string& name, const std::ve
   return e;
 }
 
+Result<const float*> Binder::Fp8Scales(const std::string& name, std::vector<uint64_t> lead, uint64_t rows,
+                                       uint64_t cols) {
+  const std::string sname = name + "_scale_inv";
+  lead.push_back((rows + kF8Block - 1) / kF8Block);
+  lead.push_back((cols + kF8Block - 1) / kF8Block);
+  const TensorEntry* s = catalog_.Find(sname);
+  if (!s)
+    return Status::Errorf("{}: FP8 tensor '{}' has no block scales: missing tensor '{}' (expected F32 {} for "
+                          "128x128 blocks)", file_, name, sname, ShapeString(lead));
+  if (s->dtype != DType::kF32)
+    return Status::Errorf("{}: scale tensor '{}' has type {}, expected F32", file_, sname,
+                          s->type_name.empty() ? GgmlTypeName(s->ggml_type) : s->type_name);
+  if (s->shape != lead)
+    return Status::Errorf("{}: scale tensor '{}' (offset {:#x}) has shape {}, expected {} = ceil({} / 128) for "
+                          "128x128 blocks of '{}'", file_, sname, s->file_offset, ShapeString(s->shape),
+                          ShapeString(lead), ShapeString({rows, cols}), name);
+  if (reinterpret_cast<uintptr_t>(s->data) % alignof(float) != 0)
+    return Status::Errorf("{}: scale tensor '{}' starts at offset {:#x}, not a multiple of 4", file_, sname,
+                          s->file_offset);
+  used_.push_back(sname);
+  return reinterpret_cast<const float*>(s->data);
+}
+
 Result<WeightMatrix> Binder::Matrix(const std::string& name, int64_t rows, int64_t cols,
                                     const std::string& why) {
   MOE_ASSIGN_OR_RETURN(const TensorEntry* e,
                        Lookup(name, {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)}, why));
   size_t rb = RowBytes(*e->dtype, static_cast<size_t>(cols));
-  return WeightMatrix{*e->dtype, e->data, static_cast<size_t>(rows), static_cast<size_t>(cols), rb};
+  WeightMatrix m{*e->dtype, e->data, static_cast<size_t>(rows), static_cast<size_t>(cols), rb};
+  if (m.dtype == DType::kF8E4M3) {
+    MOE_ASSIGN_OR_RETURN(m.scales, Fp8Scales(name, {}, m.rows, m.cols));
+    m.scale_stride = (m.cols + kF8Block - 1) / kF8Block;
+  }
+  return m;
 }
 
 Result<ExpertStack> Binder::Experts(const std::string& name, int64_t n_expert, int64_t rows, int64_t cols,
@@ -42,6 +71,7 @@ Result<ExpertStack> Binder::Experts(const std::string& name, int64_t n_expert, i
         return Status::Errorf("{}: expert tensor '{}' has type {}, expert 0 has {}", file_, en, DTypeName(m.dtype),
                               DTypeName(s.first.dtype));
       s.data.push_back(m.data);
+      if (m.scales) s.scales.push_back(m.scales);
     }
     return s;
   }
@@ -53,11 +83,20 @@ Result<ExpertStack> Binder::Experts(const std::string& name, int64_t n_expert, i
   s.first = WeightMatrix{*e->dtype, e->data, static_cast<size_t>(rows), static_cast<size_t>(cols), rb};
   s.n_expert = static_cast<size_t>(n_expert);
   s.expert_stride = rb * static_cast<size_t>(rows);
+  if (s.first.dtype == DType::kF8E4M3) {
+    MOE_ASSIGN_OR_RETURN(s.first.scales, Fp8Scales(name, {static_cast<uint64_t>(n_expert)}, s.first.rows,
+                                                   s.first.cols));
+    s.first.scale_stride = (s.first.cols + kF8Block - 1) / kF8Block;
+    s.scale_expert_stride = (s.first.rows + kF8Block - 1) / kF8Block * s.first.scale_stride;
+  }
   return s;
 }
 
 Result<std::vector<float>> Binder::Vector(const std::string& name, int64_t n, const std::string& why) {
   MOE_ASSIGN_OR_RETURN(const TensorEntry* e, Lookup(name, {static_cast<uint64_t>(n)}, why));
+  if (*e->dtype == DType::kF8E4M3)
+    return Status::Errorf("{}: tensor '{}' is F8_E4M3, expected a float type (F32, F16, BF16) for a vector",
+                          file_, name);
   std::vector<float> v(static_cast<size_t>(n));
   DequantizeRow(*e->dtype, e->data, v.size(), v.data());
   return v;

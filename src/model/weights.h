@@ -1,6 +1,7 @@
 // Bound weights of a decoder: every tensor a family declares, looked up by name, checked
 // for dtype and shape, and viewed in place inside the mapped file. Small vectors (norms,
-// router bias) are converted to float32 at load.
+// router bias) are converted to float32 at load. FP8 matrices are bound together with their
+// block-scale tensor ("X.weight" + "X.weight_scale_inv", DeepSeek-V3's layout).
 #pragma once
 
 #include <memory>
@@ -17,14 +18,19 @@ namespace moe {
 
 // Expert matrices [n_expert, rows, cols]: one stacked tensor (GGUF) or one tensor per
 // expert (Hugging Face), viewed in place either way.
+// FP8 experts carry their scale grids the same way (per-expert pointers, or one stacked grid
+// [n_expert, ceil(rows / 128), ceil(cols / 128)]).
 struct ExpertStack {
   WeightMatrix first;        // expert 0
   size_t n_expert = 0;
   size_t expert_stride = 0;  // bytes between experts when stacked
+  size_t scale_expert_stride = 0;  // floats between experts' scale grids when stacked (FP8)
   std::vector<const void*> data;  // per-expert data when not stacked (else empty)
+  std::vector<const float*> scales;  // per-expert scale grids when not stacked and FP8
   WeightMatrix Expert(size_t e) const {
     WeightMatrix m = first;
     m.data = data.empty() ? static_cast<const char*>(first.data) + e * expert_stride : data[e];
+    if (first.scales) m.scales = scales.empty() ? first.scales + e * scale_expert_stride : scales[e];
     return m;
   }
 };
@@ -91,6 +97,10 @@ class Binder {
  private:
   Result<const TensorEntry*> Lookup(const std::string& name, const std::vector<uint64_t>& shape,
                                     const std::string& why);
+  // For an FP8 tensor `name` (".weight"): its float32 "<name>_scale_inv" grid, checked to be
+  // [lead..., ceil(rows / 128), ceil(cols / 128)].
+  Result<const float*> Fp8Scales(const std::string& name, std::vector<uint64_t> lead, uint64_t rows,
+                                 uint64_t cols);
   const TensorCatalog& catalog_;
   std::string file_;
   std::vector<std::string> used_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "base/check.h"
 
@@ -35,12 +36,13 @@ std::string_view DTypeName(DType t) {
     case DType::kF16: return "f16";
     case DType::kQ8_0: return "q8_0";
     case DType::kBF16: return "bf16";
+    case DType::kF8E4M3: return "f8_e4m3";
   }
   return "?";
 }
 
 std::optional<DType> DTypeFromName(std::string_view n) {
-  for (DType t : {DType::kF32, DType::kF16, DType::kQ8_0, DType::kBF16})
+  for (DType t : {DType::kF32, DType::kF16, DType::kQ8_0, DType::kBF16, DType::kF8E4M3})
     if (DTypeName(t) == n) return t;
   return std::nullopt;
 }
@@ -53,8 +55,57 @@ size_t BlockBytes(DType t) {
     case DType::kF16:
     case DType::kBF16: return 2;
     case DType::kQ8_0: return sizeof(BlockQ8_0);
+    case DType::kF8E4M3: return 1;
   }
   return 0;
+}
+
+namespace {
+// The table behind F8E4M3ToF32, built from the format's definition.
+struct F8Table {
+  float v[256];
+  constexpr F8Table() : v() {
+    for (int b = 0; b < 256; ++b) {
+      const int e = (b >> 3) & 0xF, m = b & 7;
+      float mag;
+      if (e == 0xF && m == 7) {
+        mag = std::numeric_limits<float>::quiet_NaN();
+      } else if (e == 0) {
+        mag = static_cast<float>(m) / 8.0f / 64.0f;  // m/8 * 2^-6
+      } else {
+        mag = 1.0f + static_cast<float>(m) / 8.0f;
+        for (int i = 7; i < e; ++i) mag *= 2.0f;
+        for (int i = e; i < 7; ++i) mag /= 2.0f;
+      }
+      v[b] = (b & 0x80) ? -mag : mag;
+    }
+  }
+};
+constexpr F8Table kF8TableData;
+}  // namespace
+
+const float* const kF8E4M3ToF32 = kF8TableData.v;
+
+uint8_t F32ToF8E4M3(float f) {
+  if (std::isnan(f)) return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::min(std::fabs(f), 448.0f);
+  // The nearest code by magnitude; ties go to the even (lower-bit-zero) code. 127 finite
+  // magnitudes, so a scan is simple and fast enough for tests and converters.
+  uint8_t best = 0;
+  float best_d = INFINITY;
+  for (uint8_t b = 0; b < 0x7F; ++b) {
+    const float d = std::fabs(kF8E4M3ToF32[b] - a);
+    if (d < best_d || (d == best_d && (b & 1) == 0)) {
+      best = b;
+      best_d = d;
+    }
+  }
+  return sign | best;
+}
+
+void DequantizeRowF8(const uint8_t* src, const float* block_scales, size_t n, float* out) {
+  for (size_t c = 0; c < n; ++c) out[c] = kF8E4M3ToF32[src[c]] * block_scales[c / kF8Block];
 }
 
 // IEEE binary16 <-> binary32, exact for all finite values, subnormals included.
@@ -129,6 +180,11 @@ void DequantizeRow(DType t, const void* src, size_t n, float* out) {
       }
       return;
     }
+    case DType::kF8E4M3: {
+      auto* p = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < n; ++i) out[i] = kF8E4M3ToF32[p[i]];
+      return;
+    }
   }
 }
 
@@ -161,6 +217,11 @@ void QuantizeRow(DType t, const float* src, size_t n, void* out) {
         for (size_t i = 0; i < kQ8_0Block; ++i)
           b[k].qs[i] = static_cast<int8_t>(std::lround(x[i] * id));
       }
+      return;
+    }
+    case DType::kF8E4M3: {
+      auto* p = static_cast<uint8_t*>(out);
+      for (size_t i = 0; i < n; ++i) p[i] = F32ToF8E4M3(src[i]);
       return;
     }
   }

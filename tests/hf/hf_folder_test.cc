@@ -155,7 +155,7 @@ INSTANTIATE_TEST_SUITE_P(Conformance, Twins,
                            return s;
                          });
 
-TEST(HfFolder, Fp8LoadsButDoesNotBind) {
+TEST(HfFolder, Fp8BindsWithBlockScales) {
   auto hf = LoadHfFolder(Conf("deepseek2-fp8") + "/hf");
   ASSERT_TRUE(hf.ok()) << hf.status().message();
   EXPECT_TRUE(hf->catalog.Contains("blk.0.attn_q_a.weight_scale_inv"));
@@ -165,8 +165,68 @@ TEST(HfFolder, Fp8LoadsButDoesNotBind) {
   Binder binder(hf->catalog, hf->dir);
   ModelWeights w;
   Status s = FindFamily("deepseek2")->bind(hf->config, binder, &w);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("has type F8_E4M3, not supported yet"), std::string::npos) << s.message();
+  ASSERT_TRUE(s.ok()) << s.message();
+  // q_a: [q_lora_rank = 96, hidden = 96] -> one block; kv_b rows 4 x (32 + 40) = 288 -> 3 block rows.
+  const MlaWeights& mla = *w.layers[0].mla;
+  EXPECT_EQ(mla.q_a->dtype, DType::kF8E4M3);
+  EXPECT_NE(mla.q_a->scales, nullptr);
+  EXPECT_EQ(mla.kv_b.scale_stride, 1u);
+  EXPECT_EQ(mla.kv_b.RowSlice(200, 40).RowScales(0), mla.kv_b.scales + 1);
+  const ExpertStack& up = w.layers[1].moe->up;
+  EXPECT_EQ(up.first.dtype, DType::kF8E4M3);
+  ASSERT_EQ(up.scales.size(), up.n_expert);
+  EXPECT_EQ(up.Expert(3).scales, reinterpret_cast<const float*>(
+                                     hf->catalog.Find("blk.1.ffn_up_exps.3.weight_scale_inv")->data));
+  EXPECT_EQ(w.token_embd.dtype, DType::kBF16);
+  // Every scale tensor was bound with its weight.
+  for (const std::string& n : binder.Unused()) EXPECT_EQ(n.find("scale_inv"), std::string::npos) << n;
+}
+
+// Binder errors for FP8 tensors built in memory: a missing, misshapen or mistyped scale grid.
+TEST(HfFolder, Fp8BinderErrors) {
+  std::vector<uint8_t> w8(200 * 300, 0x38);
+  std::vector<float> scales(2 * 3, 1.0f);
+  auto entry = [](std::string name, DType dt, std::string type, std::vector<uint64_t> shape, const void* data) {
+    TensorEntry e;
+    e.name = std::move(name);
+    e.dtype = dt;
+    e.type_name = std::move(type);
+    e.shape = std::move(shape);
+    e.data = static_cast<const uint8_t*>(data);
+    return e;
+  };
+  struct Case {
+    std::vector<TensorEntry> extra;
+    std::vector<std::string> want;  // substrings of the message
+  };
+  std::vector<Case> cases = {
+      {{}, {"x.weight_scale_inv", "missing", "[2, 3]"}},
+      {{entry("x.weight_scale_inv", DType::kF32, "F32", {2, 2}, scales.data())}, {"has shape [2, 2]", "expected [2, 3]"}},
+      {{entry("x.weight_scale_inv", DType::kF32, "F32", {3, 2}, scales.data())}, {"has shape [3, 2]", "expected [2, 3]"}},
+      {{entry("x.weight_scale_inv", DType::kBF16, "BF16", {2, 3}, scales.data())}, {"type BF16", "expected F32"}},
+  };
+  for (const Case& c : cases) {
+    TensorCatalog cat;
+    cat.Add(entry("x.weight", DType::kF8E4M3, "F8_E4M3", {200, 300}, w8.data()));
+    for (const TensorEntry& e : c.extra) cat.Add(e);
+    Binder b(cat, "model.safetensors");
+    auto m = b.Matrix("x.weight", 200, 300, "test");
+    ASSERT_FALSE(m.ok());
+    for (const std::string& want : c.want) EXPECT_NE(m.status().message().find(want), std::string::npos) << m.status().message();
+    EXPECT_EQ(m.status().message().find('\n'), std::string::npos);
+  }
+  TensorCatalog cat;
+  cat.Add(entry("x.weight", DType::kF8E4M3, "F8_E4M3", {200, 300}, w8.data()));
+  cat.Add(entry("x.weight_scale_inv", DType::kF32, "F32", {2, 3}, scales.data()));
+  cat.Add(entry("v.weight", DType::kF8E4M3, "F8_E4M3", {300}, w8.data()));
+  Binder b(cat, "model.safetensors");
+  auto m = b.Matrix("x.weight", 200, 300, "test");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->scales, scales.data());
+  EXPECT_EQ(m->scale_stride, 3u);
+  auto v = b.Vector("v.weight", 300, "test");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("'v.weight' is F8_E4M3"), std::string::npos) << v.status().message();
 }
 
 // ---- folders built in the test ----
@@ -233,6 +293,35 @@ void ShardFolder(const std::string& src, const TempDir& dst, const std::vector<s
   WriteSafetensors(dst.Path("model-00002-of-00002.safetensors"), b, bn);
   if (edit_index) edit_index(index);
   WriteText(dst.Path("model.safetensors.index.json"), index.dump(1));
+}
+
+// quantization_config other than DeepSeek-V3's fp8 layout is refused with the field named.
+TEST(HfFolder, Fp8QuantizationConfigChecked) {
+  const std::string src = Conf("deepseek2-fp8") + "/hf";
+  struct Case {
+    json q;
+    const char* want;
+  };
+  const Case cases[] = {
+      {{{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"weight_block_size", {64, 64}}}, "weight_block_size is [64,64], expected [128, 128]"},
+      {{{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"weight_block_size", {128}}}, "weight_block_size is [128], expected"},
+      {{{"quant_method", "fp8"}, {"fmt", "e4m3"}}, "no weight_block_size"},
+      {{{"quant_method", "fp8"}, {"fmt", "e5m2"}, {"weight_block_size", {128, 128}}}, "fmt is \"e5m2\""},
+      {{{"quant_method", "fp8"}, {"weight_block_size", {128, 128}}, {"activation_scheme", "static"}}, "activation_scheme is \"static\""},
+  };
+  for (const Case& c : cases) {
+    TempDir d;
+    for (const char* f : {"model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+      fs::copy_file(src + "/" + f, d.Path(f));
+    std::ifstream in(src + "/config.json");
+    json cfg = json::parse(in);
+    cfg["quantization_config"] = c.q;
+    WriteText(d.Path("config.json"), cfg.dump());
+    auto hf = LoadHfFolder(d.Path());
+    ASSERT_FALSE(hf.ok()) << c.want;
+    EXPECT_NE(hf.status().message().find(c.want), std::string::npos) << hf.status().message();
+    EXPECT_NE(hf.status().message().find("config.json"), std::string::npos) << hf.status().message();
+  }
 }
 
 TEST(HfFolder, ShardedEqualsSingleFile) {

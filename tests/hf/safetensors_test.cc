@@ -58,7 +58,8 @@ TEST(Safetensors, ParsesTensorsAndMetadata) {
   EXPECT_EQ(c.Find("s")->dtype, DType::kF16);
   EXPECT_TRUE(c.Find("s")->shape.empty());
   const TensorEntry* f8 = c.Find("f8");
-  EXPECT_FALSE(f8->dtype.has_value());
+  EXPECT_EQ(f8->dtype, DType::kF8E4M3);
+  EXPECT_EQ(f8->ggml_type, 0xffffffffu);  // no ggml type: it can never be written into a GGUF
   EXPECT_EQ(f8->type_name, "F8_E4M3");
   EXPECT_EQ(c.Find("empty")->nbytes, 0u);
 }

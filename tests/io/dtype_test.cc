@@ -46,5 +46,59 @@ TEST(DType, Q8_0QuantizeDequantize) {
   EXPECT_EQ(RowBytes(DType::kQ8_0, 64), 68u);
 }
 
+// Every e4m3fn code against the format's definition written independently of the table:
+// (-1)^s · 2^(e-7) · (1 + m/8) for e > 0, (-1)^s · 2^-6 · m/8 for e = 0, NaN for e = 15, m = 7.
+TEST(DType, F8E4M3AllCodes) {
+  int nans = 0;
+  for (int b = 0; b < 256; ++b) {
+    const int s = b >> 7, e = (b >> 3) & 15, m = b & 7;
+    const float got = F8E4M3ToF32(static_cast<uint8_t>(b));
+    if (e == 15 && m == 7) {
+      EXPECT_TRUE(std::isnan(got)) << "code 0x" << std::hex << b;
+      ++nans;
+      continue;
+    }
+    const double mag = e == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1.0 + m / 8.0, e - 7);
+    const double want = s ? -mag : mag;
+    EXPECT_EQ(static_cast<double>(got), want) << "code 0x" << std::hex << b;
+    EXPECT_EQ(std::signbit(got), s == 1) << "code 0x" << std::hex << b;  // -0 for 0x80
+  }
+  EXPECT_EQ(nans, 2);
+  // Landmarks of the format: max 448, min normal 2^-6, min subnormal 2^-9.
+  EXPECT_EQ(F8E4M3ToF32(0x7E), 448.0f);
+  EXPECT_EQ(F8E4M3ToF32(0x08), std::ldexp(1.0f, -6));
+  EXPECT_EQ(F8E4M3ToF32(0x01), std::ldexp(1.0f, -9));
+  EXPECT_EQ(F8E4M3ToF32(0xB8), -1.0f);
+}
+
+TEST(DType, F8E4M3Encode) {
+  for (int b = 0; b < 256; ++b) {
+    const float f = F8E4M3ToF32(static_cast<uint8_t>(b));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(F32ToF8E4M3(f), b) << "code 0x" << std::hex << b;  // every finite code round-trips
+  }
+  EXPECT_EQ(F32ToF8E4M3(1e9f), 0x7E);    // saturates at 448
+  EXPECT_EQ(F32ToF8E4M3(-1e9f), 0xFE);
+  EXPECT_EQ(F32ToF8E4M3(1.0625f), 0x38);  // halfway between 1 and 1.125: ties to even (1)
+  EXPECT_EQ(F32ToF8E4M3(1.1875f), 0x3A);  // halfway between 1.125 and 1.25: to 1.25
+  EXPECT_TRUE(std::isnan(F8E4M3ToF32(F32ToF8E4M3(NAN))));
+  EXPECT_EQ(DTypeName(DType::kF8E4M3), "f8_e4m3");
+  EXPECT_EQ(DTypeFromName("f8_e4m3"), DType::kF8E4M3);
+  EXPECT_EQ(RowBytes(DType::kF8E4M3, 300), 300u);
+  // Not a ggml type: no ggml id maps to it.
+  for (uint32_t t = 0; t < 4096; ++t) EXPECT_NE(DTypeFromGgml(t), DType::kF8E4M3);
+}
+
+// DequantizeRowF8 applies one scale per 128 columns, including a partial last block.
+TEST(DType, F8DequantizeRowScaled) {
+  std::vector<uint8_t> q(300);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>((i * 37) % 256 == 0x7F ? 0 : (i * 37) % 256 & 0xF7);
+  const float scales[3] = {0.5f, 3.0f, -0.25f};
+  std::vector<float> out(300);
+  DequantizeRowF8(q.data(), scales, q.size(), out.data());
+  for (size_t i = 0; i < q.size(); ++i)
+    EXPECT_EQ(out[i], F8E4M3ToF32(q[i]) * scales[i / 128]) << i;
+}
+
 }  // namespace
 }  // namespace moe

@@ -14,7 +14,7 @@
 namespace moe {
 namespace {
 
-constexpr DType kFastDTypes[] = {DType::kQ8_0, DType::kBF16};
+constexpr DType kFastDTypes[] = {DType::kQ8_0, DType::kBF16, DType::kF8E4M3};
 
 std::string Where(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens) {
   return std::string(impl == DotImpl::kAvx512 ? "avx512 " : "portable ") +
@@ -38,11 +38,12 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
   const uint32_t seed = static_cast<uint32_t>(rows * 977 + cols * 13 + tokens);
   const std::vector<float> wv =
       integers ? ExactIntegers(dt, rows * cols, seed) : test::RandomValues(rows * cols, seed);
-  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34);
+  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34, /*pow2_scales=*/integers);
   const std::vector<float> x = integers ? ExactIntegers(dt, tokens * cols, seed + 1)
                                         : test::RandomValues(tokens * cols, seed + 1, -3, 3);
-  std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
-  const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+  const DType ad = ActsDType(dt);
+  std::vector<uint8_t> xq_bytes(tokens * RowBytes(ad, cols));
+  const QuantizedActs xq = QuantizeActivations(ad, x.data(), cols, tokens, cols, xq_bytes.data());
 
   const size_t y_stride = rows + 3;
   constexpr float kSentinel = -12345.0f;
@@ -52,7 +53,7 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
 
   std::vector<float> wrow(cols), xrow(cols);
   for (size_t t = 0; t < tokens; ++t) {
-    DequantizeRow(dt, xq.Row(t), cols, xrow.data());
+    DequantizeRow(ad, xq.Row(t), cols, xrow.data());
     for (size_t r = 0; r < rows; ++r) {
       const float got = y[t * y_stride + r], want = y_ref[t * y_stride + r];
       const std::string where = Where(impl, dt, rows, cols, tokens);
@@ -64,7 +65,7 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
         ASSERT_EQ(got, want) << where << " r=" << r << " t=" << t;
         continue;
       }
-      DequantizeRow(dt, ow.w.Row(r), cols, wrow.data());
+      DequantizeWeightRow(ow.w, r, wrow.data());
       double sum_abs = 0;
       for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(wrow[c]) * xrow[c]);
       ASSERT_NEAR(got, want, test::ErrorBound(cols, sum_abs)) << where << " r=" << r << " t=" << t;
@@ -89,6 +90,11 @@ void CheckAllShapes(DotImpl impl) {
   }
   for (size_t cols : {1, 7, 31, 33, 100})  // bf16 rows of any length (masked tail)
     for (size_t tokens : {1, 5}) CheckCase(impl, DType::kBF16, 6, cols, tokens, 0, 6, false);
+  // FP8: partial 128-blocks, several block rows, tails inside a 32-lane vector.
+  for (size_t cols : {1, 33, 100, 130, 300})
+    for (size_t rows : {5, 130, 260})
+      for (size_t tokens : {1, 2, 3}) CheckCase(impl, DType::kF8E4M3, rows, cols, tokens, 0, rows, false);
+  CheckCase(impl, DType::kF8E4M3, 260, 300, 3, 37, 201, false);
 }
 
 TEST(MatMulActsTest, Avx512MatchesReference) {
@@ -150,7 +156,7 @@ TEST(MatMulActsTest, QuantizeActivationsLikeGgml) {
 
 TEST(MatMulActsTest, ThreadedFastProductEqualsRows) {
   ThreadPool pool(3);
-  for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF32})
+  for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF32, DType::kF8E4M3})
     for (size_t rows : {3, 40, 130})
       for (size_t tokens : {1, 7}) {
         const size_t cols = 128;
@@ -160,8 +166,9 @@ TEST(MatMulActsTest, ThreadedFastProductEqualsRows) {
         std::vector<float> y(tokens * rows), y1(tokens * rows);
         MatMulQuantizedActs(ow.w, x.data(), tokens, y.data(), pool);
         if (UsesQuantizedActs(dt)) {
-          std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
-          const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+          const DType ad = ActsDType(dt);
+          std::vector<uint8_t> xq_bytes(tokens * RowBytes(ad, cols));
+          const QuantizedActs xq = QuantizeActivations(ad, x.data(), cols, tokens, cols, xq_bytes.data());
           MatMulRowsQuantizedActs(ow.w, xq, y1.data(), rows, 0, rows);
         } else {
           MatMulRows(ow.w, x.data(), cols, tokens, y1.data(), rows, 0, rows);
@@ -181,12 +188,13 @@ TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
     const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 0);
     const std::vector<float> x = test::RandomValues(tokens * cols, 12, -2, 2);
     std::vector<float> y_fast(tokens * rows), y_exact(tokens * rows), wrow(cols);
-    std::vector<uint8_t> xq_bytes(tokens * RowBytes(dt, cols));
-    const QuantizedActs xq = QuantizeActivations(dt, x.data(), cols, tokens, cols, xq_bytes.data());
+    const DType ad = ActsDType(dt);
+    std::vector<uint8_t> xq_bytes(tokens * RowBytes(ad, cols));
+    const QuantizedActs xq = QuantizeActivations(ad, x.data(), cols, tokens, cols, xq_bytes.data());
     MatMulRowsQuantizedActs(ow.w, xq, y_fast.data(), rows, 0, rows);
     MatMul(ow.w, x.data(), tokens, y_exact.data(), pool);
     for (size_t r = 0; r < rows; ++r) {
-      DequantizeRow(dt, ow.w.Row(r), cols, wrow.data());
+      DequantizeWeightRow(ow.w, r, wrow.data());
       for (size_t t = 0; t < tokens; ++t) {
         const float* xt = x.data() + t * cols;
         double bound = 0, sum_abs = 0;
@@ -194,7 +202,7 @@ TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
           float amax = 0;
           for (size_t i = 0; i < kQ8_0Block; ++i) amax = std::max(amax, std::fabs(xt[b + i]));
           for (size_t i = b; i < b + kQ8_0Block; ++i) {
-            const double dx = dt == DType::kBF16 ? std::ldexp(std::fabs(xt[i]), -9)
+            const double dx = ad == DType::kBF16 ? std::ldexp(std::fabs(xt[i]), -9)
                                                  : amax / 254.0 + amax / 127.0 * 127 * 0x1p-11;
             bound += std::fabs(wrow[i]) * dx;
             sum_abs += std::fabs(wrow[i] * xt[i]) + std::fabs(wrow[i]) * dx;

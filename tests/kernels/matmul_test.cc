@@ -13,7 +13,7 @@
 namespace moe {
 namespace {
 
-constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
+constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kF8E4M3};
 
 std::string Where(DType dt, size_t rows, size_t cols, size_t tokens) {
   return std::string(DTypeName(dt)) + " rows=" + std::to_string(rows) +
@@ -32,7 +32,7 @@ void CheckCase(DType dt, size_t rows, size_t cols, size_t tokens, size_t rb, siz
     // max|w| = 127 in every block makes the scale exactly 1, so the integers survive quantizing.
     for (size_t i = 0; i < wv.size(); i += kQ8_0Block) wv[i] = (i / kQ8_0Block) % 2 ? 127 : -127;
   }
-  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34);
+  const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, wv, 34, /*pow2_scales=*/integers);
   const size_t x_stride = cols + 3, y_stride = rows + 5;
   const std::vector<float> x = integers ? test::RandomIntegers(tokens * x_stride, seed + 1, -8, 8)
                                         : test::RandomValues(tokens * x_stride, seed + 1);
@@ -43,7 +43,7 @@ void CheckCase(DType dt, size_t rows, size_t cols, size_t tokens, size_t rb, siz
 
   std::vector<float> row(cols);
   for (size_t r = 0; r < rows; ++r) {
-    DequantizeRow(dt, ow.w.Row(r), cols, row.data());
+    DequantizeWeightRow(ow.w, r, row.data());
     for (size_t t = 0; t < tokens; ++t) {
       const float got = y[t * y_stride + r], want = y_ref[t * y_stride + r];
       if (r < rb || r >= re) {
@@ -98,10 +98,113 @@ TEST_P(MatMulTest, ColumnTailsOfUnblockedTypes) {
       }
 }
 
+TEST_P(MatMulTest, Fp8PartialBlocksAndTails) {
+  // FP8 blocks are 128 x 128 with a scale each: sizes that end mid-block and mid-vector, and
+  // matrices spanning several block rows (rows 130, 300) so tiles cross block-row boundaries.
+  for (size_t cols : {1, 7, 100, 128, 130, 257, 300})
+    for (size_t rows : {3, 130, 300})
+      for (size_t tokens : {1, 2, 7}) {
+        CheckCase(DType::kF8E4M3, rows, cols, tokens, 0, rows, false);
+        CheckCase(DType::kF8E4M3, rows, cols, tokens, 0, rows, true);
+      }
+  CheckCase(DType::kF8E4M3, 300, 300, 5, 125, 261, false);  // sub-range across block rows
+}
+
+// Decoding the stored FP8 weights (kernel and DequantizeWeightRow) gives back the values they
+// were quantized from, to e4m3 precision: |w - ŵ| <= 2^-4 |w| (3 mantissa bits, round to
+// nearest) plus half the smallest subnormal step 2^-10 · scale. This checks the scale indexing
+// independently of the reference, which shares RowScales with the kernel.
+TEST_P(MatMulTest, Fp8DecodesToQuantizedValues) {
+  const size_t rows = 300, cols = 260;
+  std::vector<float> wv = test::RandomValues(rows * cols, 11);
+  // Very different magnitudes per block, so a wrong block's scale is off by far.
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) wv[r * cols + c] *= std::ldexp(1.0f, static_cast<int>((r / 128) * 5 + (c / 128) * 2) - 6);
+  const test::OwnedWeights ow = test::MakeWeights(DType::kF8E4M3, rows, cols, wv, 0);
+  std::vector<float> x(cols), y(rows);
+  for (size_t c = 0; c < cols; ++c) {
+    // One-hot activations read column c of every row through the kernel.
+    std::fill(x.begin(), x.end(), 0.0f);
+    x[c] = 1.0f;
+    MatMulRows(ow.w, x.data(), cols, 1, y.data(), rows, 0, rows);
+    for (size_t r = 0; r < rows; ++r) {
+      const float w = wv[r * cols + c];
+      const float scale = ow.scales[r / 128 * 3 + c / 128];
+      ASSERT_LE(std::fabs(y[r] - w), std::ldexp(std::fabs(w), -4) + std::ldexp(scale, -10)) << "r=" << r << " c=" << c;
+    }
+  }
+}
+
+// Every one of the 256 codes through the kernel's vector decoder (subnormals, -0, NaN):
+// row r holds all finite codes rotated by r (NaN codes replaced by 0, since 0 · NaN would
+// poison every product of the row), scales 0.75 and -3 (not powers of two), and one-hot
+// activations pick single weights, so y equals float32(e4m3 value · scale) exactly. Then
+// each NaN code alone must make its row's output NaN.
+TEST_P(MatMulTest, Fp8EveryCodeThroughTheKernel) {
+  const size_t rows = 4, cols = 256;
+  const float scales[2] = {0.75f, -3.0f};
+  std::vector<float> x(cols), y(rows);
+  // Twice: all codes (blocks take the fp16 decoder), then exponent-0 codes replaced by the
+  // smallest normal 0x08 (blocks take LoadNormal, the integer decoder).
+  for (bool normal_only : {false, true}) {
+  std::vector<uint8_t> bytes(rows * cols);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      uint8_t code = static_cast<uint8_t>(c + r * 17);
+      if ((code & 0x7F) == 0x7F || (normal_only && (code & 0x78) == 0)) code = normal_only ? 0x08 : 0;
+      bytes[r * cols + c] = code;
+    }
+  const WeightMatrix w{DType::kF8E4M3, bytes.data(), rows, cols, cols, scales, 2, 0};
+  for (size_t c = 0; c < cols; ++c) {
+    std::fill(x.begin(), x.end(), 0.0f);
+    x[c] = 1.0f;
+    MatMulRows(w, x.data(), cols, 1, y.data(), rows, 0, rows);
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t code = bytes[r * cols + c];
+      const float want = F8E4M3ToF32(code) * scales[c / 128];
+      ASSERT_EQ(y[r], want) << "code " << int(code) << (normal_only ? " (normal blocks)" : "");
+    }
+  }
+  }
+  for (uint8_t nan_code : {0x7F, 0xFF})
+    for (size_t c : {0, 5, 130}) {  // vector body of both blocks
+      std::vector<uint8_t> one(rows * cols, 0x38);  // 1.0
+      one[cols + c] = nan_code;
+      const WeightMatrix wn{DType::kF8E4M3, one.data(), rows, cols, cols, scales, 2, 0};
+      std::fill(x.begin(), x.end(), 1.0f);
+      MatMulRows(wn, x.data(), cols, 1, y.data(), rows, 0, rows);
+      EXPECT_FALSE(std::isnan(y[0]));
+      EXPECT_TRUE(std::isnan(y[1])) << "code " << int(nan_code) << " at column " << c;
+    }
+}
+
+// A row slice starting anywhere (MLA's kv_b value rows start at h·(nope + dv) + nope) keeps
+// each row's own block scales: its product equals the whole matrix's rows bit for bit.
+TEST_P(MatMulTest, Fp8RowSlicesKeepTheirScales) {
+  const size_t rows = 300, cols = 200;
+  const test::OwnedWeights ow = test::MakeWeights(DType::kF8E4M3, rows, cols, test::RandomValues(rows * cols, 5), 8);
+  const std::vector<float> x = test::RandomValues(3 * cols, 6);
+  std::vector<float> full(3 * rows);
+  MatMulRows(ow.w, x.data(), cols, 3, full.data(), rows, 0, rows);
+  for (auto [begin, n] : {std::pair<size_t, size_t>{37, 40}, {120, 20}, {127, 130}, {255, 45}}) {
+    const WeightMatrix slice = ow.w.RowSlice(begin, n);
+    std::vector<float> y(3 * n), want(cols), got(cols);
+    MatMulRows(slice, x.data(), cols, 3, y.data(), n, 0, n);
+    for (size_t t = 0; t < 3; ++t)
+      for (size_t r = 0; r < n; ++r) ASSERT_EQ(y[t * n + r], full[t * rows + begin + r]) << begin << "+" << r;
+    for (size_t r = 0; r < n; ++r) {
+      DequantizeWeightRow(slice, r, got.data());
+      DequantizeWeightRow(ow.w, begin + r, want.data());
+      ASSERT_EQ(got, want) << begin << "+" << r;
+    }
+  }
+}
+
 TEST_P(MatMulTest, LongTokenBatchesSpanSeveralPasses) {
   // More tokens than fit in one activation pass (see TokensPerPass in matmul-inl.h).
   CheckCase(DType::kQ8_0, 9, 4096 + 32, 70, 0, 9, true);
   CheckCase(DType::kBF16, 9, 4096 + 32, 37, 0, 9, false);
+  CheckCase(DType::kF8E4M3, 9, 4096 + 32, 37, 0, 9, false);
 }
 
 TEST_P(MatMulTest, ThreadedEqualsSingleThread) {

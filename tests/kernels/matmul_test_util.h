@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -15,19 +16,42 @@ namespace moe::test {
 
 // A weight matrix with its own storage. Rows are padded by `pad_bytes` bytes filled with 0xFF
 // (NaN in every float format), so a kernel reading past a row's end poisons its result.
+// FP8 weights also own their [ceil(rows / 128), ceil(cols / 128)] scale grid, made like
+// DeepSeek-V3's quantizer (scale = block max|w| / 448) or, with `pow2_scales`, rounded up to a
+// power of two so that small integers survive quantization exactly.
 struct OwnedWeights {
   std::vector<uint8_t> bytes;
+  std::vector<float> scales;
   WeightMatrix w;
 };
 
 inline OwnedWeights MakeWeights(DType dtype, size_t rows, size_t cols,
-                                const std::vector<float>& values, size_t pad_bytes) {
+                                const std::vector<float>& values, size_t pad_bytes,
+                                bool pow2_scales = false) {
   OwnedWeights o;
   const size_t row_bytes = RowBytes(dtype, cols);
   const size_t stride = row_bytes + pad_bytes;
   o.bytes.assign(rows * stride + 64, 0xFF);
-  for (size_t r = 0; r < rows; ++r) QuantizeRow(dtype, values.data() + r * cols, cols, o.bytes.data() + r * stride);
-  o.w = {dtype, o.bytes.data(), rows, cols, stride};
+  if (dtype != DType::kF8E4M3) {
+    for (size_t r = 0; r < rows; ++r) QuantizeRow(dtype, values.data() + r * cols, cols, o.bytes.data() + r * stride);
+    o.w = {dtype, o.bytes.data(), rows, cols, stride};
+    return o;
+  }
+  const size_t br = (rows + kF8Block - 1) / kF8Block, bc = (cols + kF8Block - 1) / kF8Block;
+  o.scales.assign(br * bc, 0.0f);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      float& s = o.scales[r / kF8Block * bc + c / kF8Block];
+      s = std::max(s, std::fabs(values[r * cols + c]));
+    }
+  for (float& s : o.scales) {
+    s = s == 0 ? 1.0f : s / 448.0f;
+    if (pow2_scales) s = std::exp2(std::ceil(std::log2(s)));
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c)
+      o.bytes[r * stride + c] = F32ToF8E4M3(values[r * cols + c] / o.scales[r / kF8Block * bc + c / kF8Block]);
+  o.w = {dtype, o.bytes.data(), rows, cols, stride, o.scales.data(), bc, 0};
   return o;
 }
 

@@ -11,6 +11,8 @@
 
 #include "kernels/cpu/matmul_common.h"
 
+#include <limits>
+
 // Per-target toggle guard (Highway's re-inclusion protocol).
 #if defined(MOE_KERNELS_CPU_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef MOE_KERNELS_CPU_MATMUL_INL_H_
@@ -89,10 +91,78 @@ struct DecodeQ8_0 {
   }
 };
 
+// FP8 e4m3fn with a float32 scale per 128x128 block, decoded two ways; both give the value
+// times a power of two that is folded into the block scale, so (v · 2^k) · (s · 2^-k) rounds
+// exactly as the reference's float32(v · s).
+//  - LoadNormal (blocks whose codes all have exponent 1..15 and are not NaN, i.e. nearly all):
+//    the sign-extended code shifted left by 20 holds the sign in bit 31 and exponent and
+//    mantissa in bits 26..20; keeping those and setting bit 30 makes a float with exponent
+//    e + 128, i.e. v · 2^8. Three integer ops, no conversion.
+//  - Load (blocks with zero, subnormal or NaN codes): the low 7 bits shifted left by 7 are the
+//    fp16 bits of v · 2^-8 (bias 7 vs 15; e4m3 subnormals land on fp16 subnormals, which the
+//    f16 -> f32 conversion widens exactly), the sign moves to bit 15. NaN codes would come out
+//    as ±1.875 (fp16 0x3F80), so they are found on the bytes (HasNaN) and make the row's
+//    outputs NaN, as a NaN weight does in the reference.
+struct DecodeF8 {
+  static constexpr size_t kBlock = kF8Block;
+  static constexpr size_t kBytes = 1;
+  static constexpr float kNormalScale = 1.0f / 256;  // LoadNormal gives v · 2^8
+  static constexpr float kScale = 256.0f;            // Load gives v · 2^-8
+  template <class D>
+  static HWY_INLINE hn::Vec<D> LoadNormal(D d, const void* row, size_t c) {
+    const hn::Rebind<int8_t, D> di8;
+    const hn::Rebind<int32_t, D> di32;
+    const auto q = hn::PromoteTo(di32, hn::LoadU(di8, static_cast<const int8_t*>(row) + c));
+    const auto keep = hn::Set(di32, static_cast<int32_t>(0x87F00000u));
+    return hn::BitCast(d, hn::Or(hn::And(hn::ShiftLeft<20>(q), keep), hn::Set(di32, 0x40000000)));
+  }
+  template <class D>
+  static HWY_INLINE hn::Vec<D> Load(D d, const void* row, size_t c) {
+    const hn::Rebind<int8_t, D> di8;
+    const hn::Rebind<int16_t, D> di16;
+    const hn::Rebind<hwy::float16_t, D> dh;
+    // Sign-extended, so after << 7 bits 15 and 14 both hold the sign; keep bit 15 and the
+    // seven exponent/mantissa bits (13..7).
+    const auto q = hn::PromoteTo(di16, hn::LoadU(di8, static_cast<const int8_t*>(row) + c));
+    const auto bits = hn::And(hn::ShiftLeft<7>(q), hn::Set(di16, static_cast<int16_t>(0xBF80)));
+    return hn::PromoteTo(d, hn::BitCast(dh, bits));
+  }
+  // Whether bytes [c0, c1) hold a code LoadNormal cannot decode: u = (code + 1) mod 128 is 0
+  // for NaN and 1..8 for exponent 0 (zero and subnormals), so those are exactly u <= 8.
+  static HWY_INLINE bool HasSpecial(const void* row, size_t c0, size_t c1) {
+    const hn::ScalableTag<uint8_t> du8;
+    const size_t n = hn::Lanes(du8);
+    const auto* p = static_cast<const uint8_t*>(row);
+    const auto one = hn::Set(du8, uint8_t{1}), low7 = hn::Set(du8, uint8_t{0x7F});
+    const auto nine = hn::Set(du8, uint8_t{9});
+    auto any = hn::FirstN(du8, 0);
+    size_t c = c0;
+    for (; c + n <= c1; c += n)
+      any = hn::Or(any, hn::Lt(hn::And(hn::Add(hn::LoadU(du8, p + c), one), low7), nine));
+    bool special = !hn::AllFalse(du8, any);
+    for (; c < c1; ++c) special |= ((p[c] + 1) & 0x7F) <= 8;
+    return special;
+  }
+  // Whether bytes [c0, c1) of a row hold a NaN code: full vectors of bytes, then a scalar tail.
+  static HWY_INLINE bool HasNaN(const void* row, size_t c0, size_t c1) {
+    const hn::ScalableTag<uint8_t> du8;
+    const size_t n = hn::Lanes(du8);
+    const auto* p = static_cast<const uint8_t*>(row);
+    const auto low7 = hn::Set(du8, uint8_t{0x7F});
+    auto any = hn::FirstN(du8, 0);
+    size_t c = c0;
+    for (; c + n <= c1; c += n) any = hn::Or(any, hn::Eq(hn::And(hn::LoadU(du8, p + c), low7), low7));
+    bool nan = !hn::AllFalse(du8, any);
+    for (; c < c1; ++c) nan |= (p[c] & 0x7F) == 0x7F;
+    return nan;
+  }
+  static float At(const void* row, size_t c) { return F8E4M3ToF32(detail::LoadAt<uint8_t>(row, c)); }
+};
+
 // Vector type for Q8_0: at most 32 lanes so that a vector never straddles two blocks (lane
-// counts are powers of two, so they divide 32).
+// counts are powers of two, so they divide 32). FP8 blocks (128) hold whole vectors anyway.
 template <class Dec>
-using FloatTag = std::conditional_t<(Dec::kBlock > 1), hn::CappedTag<float, kQ8_0Block>,
+using FloatTag = std::conditional_t<std::is_same_v<Dec, DecodeQ8_0>, hn::CappedTag<float, kQ8_0Block>,
                                     hn::ScalableTag<float>>;
 
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -111,6 +181,83 @@ HWY_INLINE __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
 }
 #endif
+
+// ---- FP8 tiles: per 128-column block, one scale per row (rows of a tile may fall in
+// different block rows when a slice starts mid-block); the last block may be partial and end
+// mid-vector. Decode (kT <= 2) sums each block's products unscaled and applies the scale once
+// per block, saving a multiply per weight vector; wider tiles have no registers for the
+// per-block sums and scale each decoded vector instead (the decoded weight is then the
+// reference's bit for bit).
+
+// Products of columns [c0, c1) (whole vectors only; returns the first column left over).
+template <bool kNormal, size_t kR, size_t kT, class D, class V>
+HWY_INLINE size_t F8BlockProducts(D d, const void* const* rows, const float* const* xs, size_t c0,
+                                  size_t c1, const V* vs, V (&acc)[kR][kT]) {
+  constexpr bool kBlockSums = kT <= 2;
+  const size_t n = hn::Lanes(d);
+  V part[kR][kT];
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t t = 0; t < kT; ++t) part[r][t] = hn::Zero(d);
+  size_t c = c0;
+  for (; c + n <= c1; c += n) {
+    V wv[kR];
+    for (size_t r = 0; r < kR; ++r) {
+      wv[r] = kNormal ? DecodeF8::LoadNormal(d, rows[r], c) : DecodeF8::Load(d, rows[r], c);
+      if constexpr (!kBlockSums) wv[r] = hn::Mul(vs[r], wv[r]);
+    }
+    for (size_t t = 0; t < kT; ++t) {
+      const V xv = hn::LoadU(d, xs[t] + c);
+      for (size_t r = 0; r < kR; ++r) {
+        if constexpr (kBlockSums) {
+          part[r][t] = hn::MulAdd(wv[r], xv, part[r][t]);
+        } else {
+          acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
+        }
+      }
+    }
+  }
+  if constexpr (kBlockSums) {
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t t = 0; t < kT; ++t) acc[r][t] = hn::MulAdd(part[r][t], vs[r], acc[r][t]);
+  }
+  return c;
+}
+
+template <size_t kR, size_t kT, class D, class V>
+HWY_INLINE void F8Tile(D d, const WeightMatrix& w, size_t r0, const void* const* rows,
+                       const float* const* xs, size_t ahead, V (&acc)[kR][kT],
+                       float (&tail)[kR][kT]) {
+  const float* scales[kR];
+  for (size_t r = 0; r < kR; ++r) scales[r] = w.RowScales(r0 + r);
+  bool nan[kR] = {};
+  for (size_t c0 = 0, b = 0; c0 < w.cols; c0 += kF8Block, ++b) {
+    const size_t c1 = c0 + kF8Block < w.cols ? c0 + kF8Block : w.cols;
+    if constexpr (kT <= 2) {  // the block's two cache lines per row, one tile ahead
+      for (size_t r = 0; r < kR; ++r) {
+        hwy::Prefetch(static_cast<const uint8_t*>(rows[r]) + c0 + ahead);
+        hwy::Prefetch(static_cast<const uint8_t*>(rows[r]) + c0 + 64 + ahead);
+      }
+    }
+    bool special = false;
+    for (size_t r = 0; r < kR; ++r) special |= DecodeF8::HasSpecial(rows[r], c0, c1);
+    V vs[kR];
+    for (size_t r = 0; r < kR; ++r) {
+      vs[r] = hn::Set(d, scales[r][b] * (special ? DecodeF8::kScale : DecodeF8::kNormalScale));
+      if (special) nan[r] |= DecodeF8::HasNaN(rows[r], c0, c1);
+    }
+    size_t c = special ? F8BlockProducts<false, kR, kT>(d, rows, xs, c0, c1, vs, acc)
+                       : F8BlockProducts<true, kR, kT>(d, rows, xs, c0, c1, vs, acc);
+    for (; c < c1; ++c) {  // tail of the last block, shorter than one vector
+      for (size_t r = 0; r < kR; ++r) {
+        const float wc = DecodeF8::At(rows[r], c) * scales[r][b];
+        for (size_t t = 0; t < kT; ++t) tail[r][t] += wc * xs[t][c];
+      }
+    }
+  }
+  for (size_t r = 0; r < kR; ++r)
+    if (nan[r])
+      for (size_t t = 0; t < kT; ++t) tail[r][t] = std::numeric_limits<float>::quiet_NaN();
+}
 
 // One tile: rows [r0, r0 + kR) x tokens [t0, t0 + kT), whole reduction.
 template <class Dec, size_t kR, size_t kT>
@@ -135,7 +282,9 @@ HWY_NOINLINE void Tile(const WeightMatrix& w, size_t r0, const float* HWY_RESTRI
   // whose 4 interleaved row streams the hardware prefetcher alone follows poorly.
   const size_t ahead = kR * w.row_stride;
 
-  if constexpr (Dec::kBlock > 1) {
+  if constexpr (std::is_same_v<Dec, DecodeF8>) {
+    F8Tile<kR, kT>(d, w, r0, rows, xs, ahead, acc, tail);
+  } else if constexpr (Dec::kBlock > 1) {
     const size_t n_blocks = cols / Dec::kBlock;
     for (size_t b = 0; b < n_blocks; ++b) {
       V vd[kR];
@@ -280,6 +429,8 @@ inline void MatMulRowsExact(const WeightMatrix& w, const float* x, size_t x_stri
       return MatMulRowsT<DecodeBF16>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
     case DType::kQ8_0:
       return MatMulRowsT<DecodeQ8_0>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
+    case DType::kF8E4M3:
+      return MatMulRowsT<DecodeF8>(w, x, x_stride, n_tokens, y, y_stride, row_begin, row_end);
   }
 }
 

@@ -31,6 +31,7 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
   MOE_DCHECK(row_begin <= row_end && row_end <= w.rows);
   MOE_DCHECK(w.cols % BlockSize(w.dtype) == 0);
+  MOE_DCHECK(w.dtype != DType::kF8E4M3 || w.scales != nullptr);
   if (row_begin >= row_end || n_tokens == 0) return;
   HWY_DYNAMIC_DISPATCH(MatMulRowsExact)(w, x, x_stride, n_tokens, y, y_stride, row_begin,
                                         row_end);

@@ -1,5 +1,6 @@
 // Matrix products against stored weights: y = x · Wᵀ with W in its stored dtype (F32, F16,
-// BF16, Q8_0), decoded inside the dot-product loop, never copied. Shapes are PyTorch order:
+// BF16, Q8_0, FP8 e4m3 with 128x128 block scales), decoded inside the dot-product loop, never
+// copied. Shapes are PyTorch order:
 // W is [rows=out, cols=in], x is [n_tokens, cols], y is [n_tokens, rows].
 #pragma once
 
@@ -18,13 +19,26 @@ struct WeightMatrix {
   size_t rows = 0;
   size_t cols = 0;
   size_t row_stride = 0;  // bytes between consecutive rows (>= RowBytes(dtype, cols))
+  // kF8E4M3 only: the float32 block-scale grid of the whole stored tensor, [ceil(R / 128),
+  // scale_stride] with scale_stride = ceil(cols / 128), and the row of the stored tensor that
+  // this matrix's row 0 is (non-zero for row slices), so that row r's scales are grid row
+  // (scale_row0 + r) / 128 whatever row a slice starts at.
+  const float* scales = nullptr;
+  size_t scale_stride = 0;
+  size_t scale_row0 = 0;
 
   const void* Row(size_t r) const { return static_cast<const char*>(data) + r * row_stride; }
+  // The ceil(cols / 128) block scales of row r (kF8E4M3).
+  const float* RowScales(size_t r) const { return scales + (scale_row0 + r) / kF8Block * scale_stride; }
   // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b).
   WeightMatrix RowSlice(size_t begin, size_t n) const {
-    return {dtype, Row(begin), n, cols, row_stride};
+    return {dtype, Row(begin), n, cols, row_stride, scales, scale_stride, scale_row0 + begin};
   }
 };
+
+// Row r of w as float32 (out: w.cols floats), block scales applied: the reference decoding
+// for embedding lookups and load-time transforms.
+void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out);
 
 // y[t * y_stride + r] = Σ_c W[r, c] · x[t * x_stride + c] for t < n_tokens and
 // row_begin <= r < row_end, on the calling thread. Activations stay float32 (the "exact" path).
@@ -59,9 +73,10 @@ struct QuantizedActs {
   const void* Row(size_t t) const { return static_cast<const char*>(data) + t * row_stride; }
 };
 
-// Whether weights of this dtype have a fast path (Q8_0, BF16); its activations then use the
-// weights' dtype (Q8_0 blocks, bf16 values).
+// Whether weights of this dtype have a fast path (Q8_0, BF16, FP8), and the format its
+// activations are rounded to: Q8_0 blocks for Q8_0 weights, bf16 values for BF16 and FP8.
 bool HasFastActsPath(DType weights);
+DType ActsDType(DType weights);
 
 // Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0 or kBF16)
 // into out, which holds n_tokens * RowBytes(dtype, cols) bytes; rows are packed.
@@ -80,19 +95,22 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 // the activations widened back to float32 (exact). kAvx512: the intrinsics (callers must
 // check HasAvx512Dot()). kBest: the faster of the two as measured on Intel Emerald Rapids:
 // kAvx512 for Q8_0 (vpdpbusd: 2.4x the exact path), kPortable for BF16 (vdpbf16ps issues at
-// half the rate of FMA there, so widening and FMA beat it).
+// half the rate of FMA there, so widening and FMA beat it) and for FP8 (its exact path decodes
+// in 3 integer ops per vector; the vdpbf16ps body measured 1.3x slower, bench/matmul_bench.cc
+// decode-fast/f8_e4m3), so FP8 weights always compute with float32 activations.
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
 
-// y[t * y_stride + r] = Σ_c W[r, c] · xq[t, c] for row_begin <= r < row_end; w.dtype must be
-// kQ8_0 with xq kQ8_0, or kBF16 with xq kBF16 (same cols).
+// y[t * y_stride + r] = Σ_c W[r, c] · xq[t, c] for row_begin <= r < row_end; xq.dtype must be
+// ActsDType(w.dtype) (same cols).
 void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                              size_t y_stride, size_t row_begin, size_t row_end,
                              DotImpl impl = DotImpl::kBest);
 
 // Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
-// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot().
+// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() (not BF16
+// or FP8, see DotImpl).
 bool UsesQuantizedActs(DType weights);
 
 // The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with

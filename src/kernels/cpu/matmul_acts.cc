@@ -15,7 +15,11 @@
 
 namespace moe {
 
-bool HasFastActsPath(DType weights) { return weights == DType::kQ8_0 || weights == DType::kBF16; }
+bool HasFastActsPath(DType weights) {
+  return weights == DType::kQ8_0 || weights == DType::kBF16 || weights == DType::kF8E4M3;
+}
+
+DType ActsDType(DType weights) { return weights == DType::kQ8_0 ? DType::kQ8_0 : DType::kBF16; }
 
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out) {
@@ -51,7 +55,7 @@ void PortableRows(const WeightMatrix& w, const QuantizedActs& xq, float* y, size
 
 void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                              size_t y_stride, size_t row_begin, size_t row_end, DotImpl impl) {
-  MOE_CHECK(HasFastActsPath(w.dtype) && xq.dtype == w.dtype && xq.cols == w.cols);
+  MOE_CHECK(HasFastActsPath(w.dtype) && xq.dtype == ActsDType(w.dtype) && xq.cols == w.cols);
   if (row_begin >= row_end || xq.n_tokens == 0) return;
   if (impl == DotImpl::kBest) {
     impl = w.dtype == DType::kQ8_0 && HasAvx512Dot() ? DotImpl::kAvx512 : DotImpl::kPortable;
@@ -60,6 +64,8 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
     MOE_CHECK(HasAvx512Dot());
     if (w.dtype == DType::kQ8_0) {
       detail::MatMulRowsQ8_0Avx512(w, xq, y, y_stride, row_begin, row_end);
+    } else if (w.dtype == DType::kF8E4M3) {
+      detail::MatMulRowsF8Avx512(w, xq, y, y_stride, row_begin, row_end);
     } else {
       detail::MatMulRowsBf16Avx512(w, xq, y, y_stride, row_begin, row_end);
     }
@@ -74,7 +80,7 @@ void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens,
                          ThreadPool& pool) {
   if (!UsesQuantizedActs(w.dtype)) return MatMul(w, x, n_tokens, y, pool);
   thread_local std::vector<uint8_t> scratch;
-  const DType dt = w.dtype;
+  const DType dt = ActsDType(w.dtype);
   scratch.resize(n_tokens * RowBytes(dt, w.cols));
   const size_t row_bytes = RowBytes(dt, w.cols);
   // A plain pointer: inside the lambda, `scratch` would name each worker's own thread_local.

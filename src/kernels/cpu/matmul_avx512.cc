@@ -1,5 +1,5 @@
 // AVX-512 intrinsic bodies of the fast path of matmul.h: Q8_0 x Q8_0 with AVX512_VNNI
-// vpdpbusd and BF16 x BF16 with AVX512_BF16 vdpbf16ps, which Highway 1.0.3 cannot express
+// vpdpbusd, BF16 x BF16 and FP8 x BF16 with AVX512_BF16 vdpbf16ps, which Highway 1.0.3 cannot express
 // (DESIGN.md item 7). Every function carries its own target attribute, so this file compiles
 // without -m flags and the binary still runs on CPUs without these extensions; callers go
 // through HasAvx512Dot() (CPUID) first.
@@ -319,6 +319,115 @@ void RowsBf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y
   }
 }
 
+// ---- FP8 (e4m3, 128x128 block scales) x BF16 ----
+// 32 codes to bf16 in three integer ops: the sign-extended code shifted left by 4 holds the
+// sign in bit 15 and exponent and mantissa in bits 10..4; keeping those and setting bit 14
+// makes a bf16 with exponent e + 128, i.e. v · 2^8 exactly (2^-8 is folded into the block
+// scale). This holds for exponent 1..15 and not NaN; blocks with zero, subnormal or NaN codes
+// (rare in real checkpoints) take the f16 route of the exact path with the activations
+// widened to float (exact products), so no code is flushed by vdpbf16ps, which treats bf16
+// denormals as zero. Per block, products are summed unscaled and scaled once; two tokens per
+// tile leave registers for the per-block sums.
+
+// Whether the bytes of a 128-column block hold a code the bf16 route cannot decode:
+// u = (code + 1) mod 128 is 0 for NaN and 1..8 for exponent 0.
+MOE_AVX512_DOT inline bool F8Special(const uint8_t* p, size_t n) {
+  __mmask64 any = 0;
+  size_t c = 0;
+  for (; c + 64 <= n; c += 64) {
+    const __m512i u = _mm512_and_si512(_mm512_add_epi8(_mm512_loadu_si512(p + c), _mm512_set1_epi8(1)),
+                                       _mm512_set1_epi8(0x7F));
+    any |= _mm512_cmple_epu8_mask(u, _mm512_set1_epi8(8));
+  }
+  bool special = any != 0;
+  for (; c < n; ++c) special |= ((p[c] + 1) & 0x7F) <= 8;
+  return special;
+}
+
+template <size_t kR, size_t kT>
+MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0,
+                           float* y, size_t y_stride) {
+  const size_t cols = w.cols;
+  const uint8_t* wr[kR];
+  const float* sr[kR];
+  for (size_t r = 0; r < kR; ++r) {
+    wr[r] = static_cast<const uint8_t*>(w.Row(r0 + r));
+    sr[r] = w.RowScales(r0 + r);
+  }
+  const uint16_t* xr[kT];
+  for (size_t t = 0; t < kT; ++t) xr[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+
+  __m512 acc[kR][kT];
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t t = 0; t < kT; ++t) acc[r][t] = _mm512_setzero_ps();
+  float extra[kR][kT] = {};  // special blocks, summed in scalar float
+
+  for (size_t c0 = 0, b = 0; c0 < cols; c0 += kF8Block, ++b) {
+    const size_t n = cols - c0 < kF8Block ? cols - c0 : kF8Block;
+    bool special = false;
+    for (size_t r = 0; r < kR; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + kR * w.row_stride, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + kR * w.row_stride, _MM_HINT_T0);
+      special |= F8Special(wr[r] + c0, n);
+    }
+    if (special) {
+      for (size_t r = 0; r < kR; ++r)
+        for (size_t t = 0; t < kT; ++t) {
+          float sum = 0;
+          for (size_t c = c0; c < c0 + n; ++c) sum += F8E4M3ToF32(wr[r][c]) * sr[r][b] * Bf16ToF32(xr[t][c]);
+          extra[r][t] += sum;
+        }
+      continue;
+    }
+    __m512 part[kR][kT];
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t t = 0; t < kT; ++t) part[r][t] = _mm512_setzero_ps();
+    for (size_t c = c0; c < c0 + n; c += 32) {
+      const size_t left = c0 + n - c;
+      const __mmask32 m = left >= 32 ? ~__mmask32{0} : (__mmask32{1} << left) - 1;
+      __m512bh wv[kR];
+      for (size_t r = 0; r < kR; ++r) {
+        const __m512i q = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, wr[r] + c));
+        // (q << 4) & 0x87F0 | 0x4000 in one ternary op: imm 0xEA = (a & b) | c.
+        const __m512i bits = _mm512_ternarylogic_epi32(_mm512_slli_epi16(q, 4), _mm512_set1_epi16(static_cast<short>(0x87F0)),
+                                                       _mm512_set1_epi16(0x4000), 0xEA);
+        // Masked-off lanes decode to 2^8 · 1 from code 0; the activations there are zero.
+        wv[r] = reinterpret_cast<__m512bh>(bits);
+      }
+      for (size_t t = 0; t < kT; ++t) {
+        const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, xr[t] + c));
+        for (size_t r = 0; r < kR; ++r) part[r][t] = _mm512_dpbf16_ps(part[r][t], wv[r], xv);
+      }
+    }
+    for (size_t r = 0; r < kR; ++r) {
+      const __m512 vs = _mm512_set1_ps(sr[r][b] * (1.0f / 256));
+      for (size_t t = 0; t < kT; ++t) acc[r][t] = _mm512_fmadd_ps(part[r][t], vs, acc[r][t]);
+    }
+  }
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) + extra[r][t];
+}
+
+void RowsF8(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+            size_t row_begin, size_t row_end) {
+  constexpr size_t kR = 4;
+  const size_t pass = TokensPerPass(RowBytes(xq.dtype, xq.cols) / sizeof(float) + 1, xq.n_tokens);
+  for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
+    const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
+    size_t r = row_begin;
+    for (; r + kR <= row_end; r += kR) {
+      size_t t = t0;
+      for (; t + 2 <= t1; t += 2) TileF8<kR, 2>(w, r, xq, t, y, y_stride);
+      if (t < t1) TileF8<kR, 1>(w, r, xq, t, y, y_stride);
+    }
+    for (; r < row_end; ++r) {
+      size_t t = t0;
+      for (; t + 2 <= t1; t += 2) TileF8<1, 2>(w, r, xq, t, y, y_stride);
+      if (t < t1) TileF8<1, 1>(w, r, xq, t, y, y_stride);
+    }
+  }
+}
+
 }  // namespace
 
 void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
@@ -329,6 +438,11 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                           size_t y_stride, size_t row_begin, size_t row_end) {
   RowsBf16(w, xq, y, y_stride, row_begin, row_end);
+}
+
+void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                        size_t y_stride, size_t row_begin, size_t row_end) {
+  RowsF8(w, xq, y, y_stride, row_begin, row_end);
 }
 
 bool CpuHasAvx512Dot() {
@@ -351,6 +465,13 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix&, const QuantizedActs&, float*, siz
                           size_t) {}
 void MatMulRowsBf16Avx512(const WeightMatrix&, const QuantizedActs&, float*, size_t, size_t,
                           size_t) {}
+void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                        size_t y_stride, size_t row_begin, size_t row_end) {
+  RowsF8(w, xq, y, y_stride, row_begin, row_end);
+}
+
+void MatMulRowsF8Avx512(const WeightMatrix&, const QuantizedActs&, float*, size_t, size_t,
+                        size_t) {}
 bool CpuHasAvx512Dot() { return false; }
 }  // namespace moe::detail
 

@@ -14,6 +14,9 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 // BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16).
 void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                           size_t y_stride, size_t row_begin, size_t row_end);
+// FP8 e4m3 weights (block scales) x bf16 activations with vdpbf16ps (AVX512_BF16).
+void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
+                        size_t y_stride, size_t row_begin, size_t row_end);
 // CPUID (and OS state) check for every extension the two bodies use.
 bool CpuHasAvx512Dot();
 

@@ -94,7 +94,7 @@ void AbsorbKeyProjection(const ModelConfig& c, MlaWeights* w) {
   std::vector<float> row(C);
   for (size_t h = 0; h < H; ++h) {
     for (size_t d = 0; d < nope; ++d) {
-      DequantizeRow(w->kv_b.dtype, w->kv_b.Row(h * (nope + dv) + d), C, row.data());
+      DequantizeWeightRow(w->kv_b, h * (nope + dv) + d, row.data());
       for (size_t ci = 0; ci < C; ++ci) w->k_b_t[(h * C + ci) * nope + d] = row[ci];
     }
   }

@@ -88,14 +88,16 @@ void ItemRows(const WeightMatrix& w, const float* a, const std::vector<uint8_t>&
   if (q.empty()) {
     MatMulRows(w, a, w.cols, m, y, y_stride, r0, r1);
   } else {
-    QuantizedActs acts{w.dtype, q.data(), m, w.cols, RowBytes(w.dtype, w.cols)};
+    const DType ad = ActsDType(w.dtype);
+    QuantizedActs acts{ad, q.data(), m, w.cols, RowBytes(ad, w.cols)};
     MatMulRowsQuantizedActs(w, acts, y, y_stride, r0, r1);
   }
 }
 
 void RoundActs(const WeightMatrix& w, const std::vector<float>& a, size_t m, std::vector<uint8_t>* q) {
-  q->resize(m * RowBytes(w.dtype, w.cols));
-  QuantizeActivations(w.dtype, a.data(), w.cols, m, w.cols, q->data());
+  const DType ad = ActsDType(w.dtype);
+  q->resize(m * RowBytes(ad, w.cols));
+  QuantizeActivations(ad, a.data(), w.cols, m, w.cols, q->data());
 }
 
 // Runs `items` work items over the pool, each thread taking the next free one: the cost of

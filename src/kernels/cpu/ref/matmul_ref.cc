@@ -4,13 +4,25 @@
 
 #include "kernels/cpu/matmul.h"
 
+namespace moe {
+
+void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out) {
+  if (w.dtype == DType::kF8E4M3) {
+    DequantizeRowF8(static_cast<const uint8_t*>(w.Row(r)), w.RowScales(r), w.cols, out);
+  } else {
+    DequantizeRow(w.dtype, w.Row(r), w.cols, out);
+  }
+}
+
+}  // namespace moe
+
 namespace moe::ref {
 
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
   std::vector<float> row(w.cols);
   for (size_t r = row_begin; r < row_end; ++r) {
-    DequantizeRow(w.dtype, w.Row(r), w.cols, row.data());
+    DequantizeWeightRow(w, r, row.data());
     for (size_t t = 0; t < n_tokens; ++t) {
       const float* xt = x + t * x_stride;
       float acc = 0;
@@ -37,6 +49,12 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
           for (size_t i = 0; i < kQ8_0Block; ++i) sumi += int32_t{wb[b].qs[i]} * xb[b].qs[i];
           acc += static_cast<float>(sumi) * (F16ToF32(wb[b].d) * F16ToF32(xb[b].d));
         }
+      } else if (w.dtype == DType::kF8E4M3) {
+        // The dequantized weight float32(v · s) times the bf16 activation, summed in float.
+        const auto* wr = static_cast<const uint8_t*>(w.Row(r));
+        const auto* xr = static_cast<const uint16_t*>(xq.Row(t));
+        const float* s = w.RowScales(r);
+        for (size_t c = 0; c < w.cols; ++c) acc += F8E4M3ToF32(wr[c]) * s[c / kF8Block] * Bf16ToF32(xr[c]);
       } else {
         const auto* wr = static_cast<const uint16_t*>(w.Row(r));
         const auto* xr = static_cast<const uint16_t*>(xq.Row(t));
