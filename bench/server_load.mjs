@@ -19,7 +19,7 @@ async function streamOne(i) {
     method: 'POST', headers,
     body: JSON.stringify({
       messages: [{ role: 'user', content: `Write a short story about the number ${i}.` }],
-      max_tokens: maxTokens, temperature: 0.8, seed: i, stream: true, stream_options: { include_usage: true },
+      max_tokens: maxTokens, temperature: 0.8, seed: i, stream: true, ignore_eos: true, stream_options: { include_usage: true },
     }),
   });
   if (!res.ok) return { error: res.status };

@@ -390,7 +390,7 @@ void OpenAiService::Generate(RequestKind kind, HttpRequest&& http, std::shared_p
   job->sampling.repetition_penalty = static_cast<float>(req.repetition_penalty);
   job->sampling.seed = req.seed ? static_cast<uint64_t>(*req.seed) : std::random_device{}();
   job->max_tokens = req.max_tokens ? static_cast<size_t>(*req.max_tokens) : 0;
-  job->stop_ids = m->eog_ids;
+  if (!req.ignore_eos) job->stop_ids = m->eog_ids;
   job->top_logprobs = req.logprobs ? req.top_logprobs : -1;
   if (Status v = job->sampling.Validate(); !v.ok()) return ReplyError(res, endpoint, InvalidRequest("", v.message()));
 

@@ -17,12 +17,12 @@ fail() { echo "e2e: FAIL: $*" >&2; echo "--- server log:" >&2; cat "$work/server
 
 "$moe" synth --arch deepseek-v3 --preset tiny --type q8_0 -o "$work/model.gguf" > /dev/null
 export MOE_API_KEY=e2e-key
-"$moe" serve -m "$work/model.gguf" --port 0 --alias synth -c 1024 --parallel 4 --drain-timeout 60 \
+"$moe" serve -m "$work/model.gguf" --port 0 --alias synth -c 16384 --parallel 4 --drain-timeout 60 \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 port=
 for _ in $(seq 1 200); do
-  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/server.log")
+  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/server.log" 2>/dev/null || true)
   [ -n "$port" ] && break
   sleep 0.05
 done
@@ -62,7 +62,7 @@ grep -E '^# (pass|fail)' "$work/sdk.log"
 
 # SIGTERM while a stream runs: the stream still completes.
 curl -sN "${auth[@]}" "$base/v1/chat/completions" \
-  -d '{"messages":[{"role":"user","content":"long"}],"max_tokens":300,"temperature":1,"stream":true}' > "$work/drain.txt" &
+  -d '{"messages":[{"role":"user","content":"long"}],"max_tokens":2000,"temperature":1,"stream":true,"ignore_eos":true}' > "$work/drain.txt" &
 curl_pid=$!
 for _ in $(seq 1 200); do grep -q '^data: ' "$work/drain.txt" 2>/dev/null && break; sleep 0.02; done
 kill -TERM "$server_pid"

@@ -320,7 +320,7 @@ TEST(Server, ClientLeavingMidStreamFreesItsSlot) {
   Served s(1, 0, 4096);
   int fd = Connect(s.port());
   SendAll(fd, RequestText("POST", "/v1/chat/completions",
-                          Chat("go on forever", R"(,"stream":true,"temperature":1,"max_tokens":100000)"), kKey));
+                          Chat("go on forever", R"(,"stream":true,"temperature":1,"max_tokens":100000,"ignore_eos":true)"), kKey));
   std::string got;
   char buf[4096];
   while (got.find("data: ") == std::string::npos) {

@@ -288,8 +288,10 @@ TEST(CompletionRequest, PromptForms) {
 
 TEST(CompletionRequest, Fields) {
   auto r = OkCompletion(R"({"prompt":"x","echo":true,"logprobs":3,"max_tokens":16,"stop":["."],"temperature":0,
-      "stream":true,"stream_options":{"include_usage":false},"seed":42,"top_k":5})");
+      "stream":true,"stream_options":{"include_usage":false},"seed":42,"top_k":5,"ignore_eos":true})");
   EXPECT_TRUE(r.echo);
+  EXPECT_TRUE(r.ignore_eos);
+  EXPECT_FALSE(OkCompletion(R"({"prompt":"x"})").ignore_eos);
   EXPECT_TRUE(r.logprobs);
   EXPECT_EQ(r.top_logprobs, 3);
   EXPECT_EQ(r.max_tokens, 16);
@@ -325,6 +327,7 @@ TEST(CompletionRequest, Errors) {
           {R"({"prompt":"x","logprobs":6})", 400, "logprobs", "from 0 to 5"},
           {R"({"prompt":"x","logprobs":true})", 400, "logprobs", "found boolean true"},
           {R"({"prompt":"x","echo":"no"})", 400, "echo", "a boolean"},
+          {R"({"prompt":"x","ignore_eos":1})", 400, "ignore_eos", "a boolean"},
           {R"({"prompt":"x","n":3})", 400, "n", "found number 3"},
           {R"({"prompt":"x","top_p":2})", 400, "top_p", "from 0 to 1"},
       },

@@ -146,6 +146,7 @@ constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 void ReadCommon(FieldReader& r, const RequestLimits& limits, GenerationRequest& req) {
   r.String("model", req.model);
   r.Bool("stream", req.stream);
+  r.Bool("ignore_eos", req.ignore_eos);
   if (const Json* so = r.Find("stream_options"); so && r.ok()) {
     if (!so->is_object()) return r.Fail("stream_options", "an object", *so);
     FieldReader sr(*so, "stream_options.");

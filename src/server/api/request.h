@@ -48,6 +48,7 @@ struct GenerationRequest {
   std::string prompt;
   std::vector<int32_t> prompt_tokens;
   bool echo = false;
+  bool ignore_eos = false;  // llama.cpp extension: generate past end-of-generation tokens (benchmarks)
 
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage

@@ -116,7 +116,7 @@ test('bad requests raise the SDK error classes with OpenAI bodies', async () => 
     (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'messages');
   await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'wizard', content: 'x' }] }),
     (e) => e instanceof OpenAI.BadRequestError);
-  await assert.rejects(client.chat.completions.create({ model, messages: user('word '.repeat(5000)) }),
+  await assert.rejects(client.chat.completions.create({ model, messages: user('word '.repeat(40000)) }),
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded' && /maximum context length/.test(e.message));
   const wrong = new OpenAI({ baseURL, apiKey: 'wrong-key', maxRetries: 0 });
   await assert.rejects(wrong.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
@@ -125,7 +125,7 @@ test('bad requests raise the SDK error classes with OpenAI bodies', async () => 
 test('aborting a stream cancels the generation on the server', async () => {
   const controller = new AbortController();
   const stream = await client.chat.completions.create(
-    { model, messages: user('never stop'), max_tokens: 100000, temperature: 1, stream: true },
+    { model, messages: user('never stop'), max_tokens: 100000, temperature: 1, stream: true, ignore_eos: true },
     { signal: controller.signal });
   let n = 0;
   try {
