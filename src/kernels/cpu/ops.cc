@@ -23,10 +23,6 @@ void SiluMul(const float* gate, const float* up, size_t n, float* out) {
   }
 }
 
-void AddScaled(float a, const float* x, size_t n, float* y) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
 void SoftmaxInPlace(float* x, size_t n) {
   if (n == 0) return;
   float m = *std::max_element(x, x + n);
@@ -37,17 +33,6 @@ void SoftmaxInPlace(float* x, size_t n) {
   }
   float inv = static_cast<float>(1.0 / sum);
   for (size_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
-float Dot(const float* a, const float* b, size_t n) {
-  float acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (float v : acc) s += v;
-  return s;
 }
 
 void ApplyRope(float* x, size_t n_heads, size_t head_stride, size_t n_dims, RopeStyle style,
