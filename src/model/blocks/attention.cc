@@ -39,20 +39,6 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
   return f;
 }
 
-namespace {
-
-// Causal attention of one query head over cache positions [0, len): softmax(scale·q·k)·v.
-// Scores are kept in a scratch row; max-subtracted softmax in float32 with a double sum.
-void AttendHead(const float* q, size_t dk, const float* keys, size_t k_stride, const float* vals,
-                size_t v_stride, size_t dv, size_t len, float scale, float* scores, float* out) {
-  for (size_t t = 0; t < len; ++t) scores[t] = scale * Dot(q, keys + t * k_stride, dk);
-  SoftmaxInPlace(scores, len);
-  std::fill(out, out + dv, 0.0f);
-  for (size_t t = 0; t < len; ++t) AddScaled(scores[t], vals + t * v_stride, dv, out);
-}
-
-}  // namespace
-
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
@@ -75,14 +61,26 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     std::copy(ki, ki + KV * D, rows.kv[i]->K(pos));
     std::copy(v.data() + i * KV * D, v.data() + (i + 1) * KV * D, rows.kv[i]->V(pos));
   }
+  // Per (row, KV head): the query heads sharing that KV head score against its keys as one
+  // small matrix product (each key row read once for the group), then softmax and the
+  // weighted sum of values for the group.
   const size_t group = H / KV;
-  pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(rows.max_len);
+  pool.ParallelFor(n * KV, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(group * rows.max_len);
     for (size_t job = b; job < e; ++job) {
-      size_t i = job / H, h = job % H, g = h / group;
+      const size_t i = job / KV, g = job % KV, len = rows.pos[i] + 1;
       KvLayer& kv = *rows.kv[i];
-      AttendHead(q.data() + (i * H + h) * D, D, kv.K(0) + g * D, KV * D, kv.V(0) + g * D, KV * D, D,
-                 rows.pos[i] + 1, p.scale, scores.data(), attn.data() + (i * H + h) * D);
+      const WeightMatrix keys{DType::kF32, kv.K(0) + g * D, len, D, KV * D * sizeof(float)};
+      MatMulRows(keys, q.data() + (i * H + g * group) * D, D, group, scores.data(), len, 0, len);
+      for (size_t h = 0; h < group; ++h) {
+        float* sc = scores.data() + h * len;
+        for (size_t t = 0; t < len; ++t) sc[t] *= p.scale;
+        SoftmaxInPlace(sc, len);
+      }
+      float* out_g = attn.data() + (i * H + g * group) * D;
+      std::fill(out_g, out_g + group * D, 0.0f);
+      for (size_t t = 0; t < len; ++t)
+        for (size_t h = 0; h < group; ++h) AddScaled(scores[h * len + t], kv.V(t) + g * D, D, out_g + h * D);
     }
   });
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
@@ -135,20 +133,33 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
       MatMulRows(kbt, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C, 0, C);
     }
   });
-  // Scores over the cache: q_lat·latent + q_pe·k_pe, then the weighted sum of latents.
-  pool.ParallelFor(n * H, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(rows.max_len);
+  // Scores over the cache, a group of heads at a time: each cached row is read once for the
+  // group (at depth the cache is the large operand), the scores are small matrix products
+  // q_lat[group]·latentᵀ + q_pe[group]·k_peᵀ, then softmax and the weighted sum of latents,
+  // again row by row for the whole group. The group size is fixed, so a row's arithmetic
+  // depends neither on the batch nor on the thread count.
+  constexpr size_t kGroup = 4;
+  const size_t groups = (H + kGroup - 1) / kGroup;
+  pool.ParallelFor(n * groups, 1, [&](size_t b, size_t e) {
+    std::vector<float> scores(kGroup * rows.max_len), pe(kGroup * rows.max_len);
     for (size_t job = b; job < e; ++job) {
-      size_t i = job / H, h = job % H, len = rows.pos[i] + 1;
+      const size_t i = job / groups, h0 = (job % groups) * kGroup, gh = std::min(kGroup, H - h0);
+      const size_t len = rows.pos[i] + 1;
       KvLayer& kv = *rows.kv[i];
-      const float* ql = q_lat.data() + (i * H + h) * C;
-      const float* qpe = q.data() + (i * H + h) * qk + nope;
+      const WeightMatrix latent{DType::kF32, kv.K(0), len, C, kv.k_width * sizeof(float)};
+      const WeightMatrix k_pe{DType::kF32, kv.V(0), len, rope, kv.v_width * sizeof(float)};
+      MatMulRows(latent, q_lat.data() + (i * H + h0) * C, C, gh, scores.data(), len, 0, len);
+      MatMulRows(k_pe, q.data() + (i * H + h0) * qk + nope, qk, gh, pe.data(), len, 0, len);
+      for (size_t g = 0; g < gh; ++g) {
+        float* sc = scores.data() + g * len;
+        const float* r = pe.data() + g * len;
+        for (size_t t = 0; t < len; ++t) sc[t] = p.scale * (sc[t] + r[t]);
+        SoftmaxInPlace(sc, len);
+      }
+      float* ol = o_lat.data() + (i * H + h0) * C;
+      std::fill(ol, ol + gh * C, 0.0f);
       for (size_t t = 0; t < len; ++t)
-        scores[t] = p.scale * (Dot(ql, kv.K(t), C) + Dot(qpe, kv.V(t), rope));
-      SoftmaxInPlace(scores.data(), len);
-      float* ol = o_lat.data() + (i * H + h) * C;
-      std::fill(ol, ol + C, 0.0f);
-      for (size_t t = 0; t < len; ++t) AddScaled(scores[t], kv.K(t), C, ol);
+        for (size_t g = 0; g < gh; ++g) AddScaled(scores[g * len + t], kv.K(t), C, ol + g * C);
     }
   });
   // Values: o[i, h] = W_UV,h · o_lat[i, h], W_UV,h = kv_b rows [h(nope+dv) + nope, +dv).
