@@ -39,6 +39,11 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
   return f;
 }
 
+namespace {
+// Cached rows per AddScaledRows call: 16 MLA latents (32 KB) stay in L1 across a head group.
+constexpr size_t kRowsPerPass = 16;
+}  // namespace
+
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
@@ -79,8 +84,10 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
       }
       float* out_g = attn.data() + (i * H + g * group) * D;
       std::fill(out_g, out_g + group * D, 0.0f);
-      for (size_t t = 0; t < len; ++t)
-        for (size_t h = 0; h < group; ++h) AddScaled(scores[h * len + t], kv.V(t) + g * D, D, out_g + h * D);
+      for (size_t t = 0; t < len; t += kRowsPerPass)
+        for (size_t h = 0; h < group; ++h)
+          AddScaledRows(scores.data() + h * len + t, kv.V(t) + g * D, KV * D, std::min(kRowsPerPass, len - t), D,
+                        out_g + h * D);
     }
   });
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
@@ -158,8 +165,9 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
       }
       float* ol = o_lat.data() + (i * H + h0) * C;
       std::fill(ol, ol + gh * C, 0.0f);
-      for (size_t t = 0; t < len; ++t)
-        for (size_t g = 0; g < gh; ++g) AddScaled(scores[g * len + t], kv.K(t), C, ol + g * C);
+      for (size_t t = 0; t < len; t += kRowsPerPass)  // a block of latents, L1-resident across the group
+        for (size_t g = 0; g < gh; ++g)
+          AddScaledRows(scores.data() + g * len + t, kv.K(t), kv.k_width, std::min(kRowsPerPass, len - t), C, ol + g * C);
     }
   });
   // Values: o[i, h] = W_UV,h · o_lat[i, h], W_UV,h = kv_b rows [h(nope+dv) + nope, +dv).
