@@ -149,7 +149,12 @@ void Scheduler::Loop() {
       if (s->job->cancel || cancel_all) Finish(*s, FinishReason::kCancelled);
       else active.push_back(s.get());
     }
-    if (!active.empty()) Step(active);
+    if (!active.empty()) {
+      Step(active);
+      // The step's tokens went to other threads (HTTP I/O) that share these cores with the
+      // compute pool: give them the CPU now rather than at the end of our time slice.
+      std::this_thread::yield();
+    }
     size_t used = 0;
     for (auto& s : slots_)
       if (s->job) used += s->cache->n_past();

@@ -76,7 +76,12 @@ class Session : public std::enable_shared_from_this<Session> {
     --server_->connections;
   }
 
-  void Start() { DoRead(); }
+  void Start() {
+    // Token events are small writes that must leave at once (no Nagle delay).
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    DoRead();
+  }
   // Answers at once and closes (too many connections).
   void Refuse(int status, std::string body) {
     keep_alive_ = false;

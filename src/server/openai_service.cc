@@ -95,17 +95,22 @@ struct OpenAiService::Call {
             {"created", created}, {"model", service->opts_.alias}, {"system_fingerprint", "moe.cpp"}};
   }
 
-  void SendEvent(const Json& j) {
-    if (!stream_started) {
-      res->BeginStream(200, "text/event-stream", kCors);
-      stream_started = true;
-      if (kind == RequestKind::kChat) {  // OpenAI opens with the role
-        Json first = ChunkBase();
-        first["choices"] = Json::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                         {"logprobs", nullptr}, {"finish_reason", nullptr}}});
-        res->Write("data: " + Dump(first) + "\n\n");
-      }
+  // Headers and, for chat, the opening role chunk: sent with the first generated token (even
+  // one with no visible text yet), so clients see time to first token as it is.
+  void StartStream() {
+    if (stream_started) return;
+    res->BeginStream(200, "text/event-stream", kCors);
+    stream_started = true;
+    if (kind == RequestKind::kChat) {
+      Json first = ChunkBase();
+      first["choices"] = Json::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                       {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+      res->Write("data: " + Dump(first) + "\n\n");
     }
+  }
+
+  void SendEvent(const Json& j) {
+    StartStream();
     res->Write("data: " + Dump(j) + "\n\n");
   }
 
@@ -163,6 +168,7 @@ struct OpenAiService::Call {
     else service->metrics_.ObserveInterTokenLatency(std::chrono::duration<double>(now - last_token).count());
     first_token = false;
     last_token = now;
+    if (req.stream) StartStream();
     if (req.logprobs) sampled.push_back(t);
     std::string text = stop.Push(decoder.Push(t.id));
     Emit(text, &t);
