@@ -67,6 +67,7 @@ struct OpenAiService::Call {
   Json logprobs = Json::array();   // chat: content entries; completions: built at the end
   std::vector<SampledToken> sampled;
   std::string echo_prefix;
+  bool echo_sent = false;
 
   Call(OpenAiService* s, std::shared_ptr<HttpResponder> r, const ServedModel* m, RequestKind k, GenerationRequest q,
        bool starts_in_reasoning)
@@ -112,6 +113,16 @@ struct OpenAiService::Call {
   void SendEvent(const Json& j) {
     StartStream();
     res->Write("data: " + Dump(j) + "\n\n");
+  }
+
+  // Completions with echo, streamed: the prompt goes first, once the request is running (a
+  // refused request must still be able to answer with an error status).
+  void EmitEcho() {
+    if (echo_sent || echo_prefix.empty()) return;
+    echo_sent = true;
+    Json chunk = ChunkBase();
+    chunk["choices"] = Json::array({{{"text", echo_prefix}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+    SendEvent(chunk);
   }
 
   // Text that passed the stop filter: to the splitter (chat) and out.
@@ -168,7 +179,10 @@ struct OpenAiService::Call {
     else service->metrics_.ObserveInterTokenLatency(std::chrono::duration<double>(now - last_token).count());
     first_token = false;
     last_token = now;
-    if (req.stream) StartStream();
+    if (req.stream) {
+      StartStream();
+      EmitEcho();
+    }
     if (req.logprobs) sampled.push_back(t);
     std::string text = stop.Push(decoder.Push(t.id));
     Emit(text, &t);
@@ -176,7 +190,6 @@ struct OpenAiService::Call {
   }
 
   void OnDone(FinishReason reason, const Status& st, const GenerationJob& job) {
-    ServedModel const* m = served;
     const double seconds = std::chrono::duration<double>(Clock::now() - arrived).count();
     auto finish = [&](int status) {
       service->metrics_.CountRequest(endpoint, status);
@@ -223,6 +236,7 @@ struct OpenAiService::Call {
         reasoning += d.reasoning;
       }
     }
+    if (req.stream) EmitEcho();  // nothing was generated: the echo still comes first
     const char* finish_reason = reason == FinishReason::kLength ? "length" : "stop";
     Json usage = {{"prompt_tokens", job.prompt_tokens}, {"completion_tokens", job.generated_tokens},
                   {"total_tokens", job.prompt_tokens + job.generated_tokens},
@@ -261,7 +275,6 @@ struct OpenAiService::Call {
       body["choices"] = Json::array({{{"text", echo_prefix + content}, {"index", 0}, {"logprobs", lp}, {"finish_reason", finish_reason}}});
     }
     body["usage"] = usage;
-    (void)m;
     res->Send(200, "application/json", Dump(body), kCors);
     finish(200);
   }
@@ -402,7 +415,6 @@ void OpenAiService::Generate(RequestKind kind, HttpRequest&& http, std::shared_p
 
   auto call = std::make_shared<Call>(this, res, m, kind, std::move(req), opens_think);
   call->echo_prefix = std::move(echo);
-  if (call->req.stream && !call->echo_prefix.empty()) call->Emit(call->echo_prefix, nullptr);
   job->on_token = [call](const SampledToken& t) { return call->OnToken(t); };
   std::weak_ptr<GenerationJob> weak = job;
   job->on_done = [call, weak](FinishReason r, const Status& st) {

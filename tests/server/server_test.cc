@@ -392,6 +392,16 @@ TEST(Server, CompletionsUsageAndLogprobs) {
     for (auto& [k, v] : lp["top_logprobs"][i].items()) best = std::max(best, v.get<double>());
     EXPECT_DOUBLE_EQ(lp["token_logprobs"][i].get<double>(), best);
   }
+  // Streamed with echo: the prompt text comes first, then the same completion.
+  r = Call(s.port(), "POST", "/v1/completions",
+           R"({"prompt":"Once upon a time","max_tokens":5,"temperature":0,"echo":true,"stream":true})", kKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string streamed;
+  for (size_t p = 0; (p = r.body.find("data: {", p)) != std::string::npos; ++p) {
+    Json c = Json::parse(r.body.substr(p + 6, r.body.find("\n\n", p) - p - 6));
+    for (auto& ch : c["choices"]) streamed += ch["text"].get<std::string>();
+  }
+  EXPECT_EQ(streamed, j["choices"][0]["text"].get<std::string>());
   r = Call(s.port(), "GET", "/v1/models", "", kKey);
   EXPECT_EQ(Json::parse(r.body)["data"][0]["id"], "synth");
 }
