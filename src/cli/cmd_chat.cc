@@ -4,12 +4,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/common.h"
+#include "engine/chat_prompt.h"
 #include "engine/generate.h"
 #include "model/synth.h"
 #include "tokenizer/chat_template.h"
@@ -18,14 +17,6 @@
 namespace moe::cli {
 
 namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Errorf("{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Reads one user turn: a line, or several when lines end with '\' or are fenced by """.
 bool ReadTurn(std::string* out) {
@@ -63,9 +54,9 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     cmd->add_option("--template", *tpl, "Jinja template file")->required();
     cmd->add_option("--context", *ctx, "JSON object whose keys become top-level variables")->required();
     out->push_back({cmd, [=]() {
-      auto source = ReadFile(*tpl);
+      auto source = ReadTextFile(*tpl);
       if (!source.ok()) return Fail(source.status());
-      auto text = ReadFile(*ctx);
+      auto text = ReadTextFile(*ctx);
       if (!text.ok()) return Fail(text.status());
       auto context = nlohmann::ordered_json::parse(*text, nullptr, false);
       if (context.is_discarded() || !context.is_object())
@@ -100,9 +91,8 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     if (!tmpl.ok()) return Fail(tmpl.status().WithContext("chat template"));
     GenerateOptions opts = *g;
     opts.context_size = *ctx;
-    opts.stop_ids = EogIds(**tok);
+    opts.stop_ids = (*tok)->EogIds();
     const bool tty = isatty(STDIN_FILENO);
-    auto piece = [&](int32_t id) { return id >= 0 ? std::string((*tok)->TokenBytes(id)) : std::string(); };
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     if (!system->empty()) messages.push_back({{"role", "system"}, {"content", *system}});
     Session session;
@@ -119,16 +109,11 @@ void RegisterChat(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
       }
       if (turn.empty()) continue;
       messages.push_back({{"role", "user"}, {"content", turn}});
-      nlohmann::ordered_json context = {{"messages", messages}, {"add_generation_prompt", true},
-                                        {"bos_token", piece((*tok)->bos_id())}, {"eos_token", piece((*tok)->eos_id())}};
-      auto rendered = tmpl->Render(context);
-      if (!rendered.ok()) return Fail(rendered.status().WithContext("chat template"));
-      std::string bos = piece((*tok)->bos_id());
-      bool has_bos = !bos.empty() && rendered->rfind(bos, 0) == 0;
-      auto prompt = (*tok)->Encode(*rendered, /*add_special=*/!has_bos, /*parse_special=*/true);
+      auto prompt = BuildChatPrompt(*tmpl, **tok, messages);
+      if (!prompt.ok()) return Fail(prompt.status().WithContext("chat template"));
       StreamDecoder stream(**tok, /*skip_special=*/true);
       std::vector<int32_t> reply;
-      Status s = Generate(**model, prompt, opts, GlobalPool(), [&](int32_t id) {
+      Status s = Generate(**model, prompt->tokens, opts, GlobalPool(), [&](int32_t id) {
         reply.push_back(id);
         fmt::print("{}", stream.Push(id));
         std::fflush(stdout);

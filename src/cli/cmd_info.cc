@@ -78,7 +78,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     const Model& m = **model;
     const ModelConfig& c = m.config();
     const ParamStats& s = m.stats();
-    const uint64_t kv_per_1k = m.NewCache(0)->BytesPerToken() * 1024;
+    const uint64_t kv_per_1k = m.KvBytesPerToken() * 1024;
     nlohmann::json j;
     j["file"] = f->model;
     j["name"] = c.name;

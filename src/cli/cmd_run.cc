@@ -40,7 +40,7 @@ void RegisterRun(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) 
     std::unique_ptr<StreamDecoder> stream;
     if (auto t = ModelTokenizer(**model, f->model); t.ok()) {
       tok = std::move(*t);
-      opts.stop_ids = EogIds(*tok);
+      opts.stop_ids = tok->EogIds();
     } else if (!prompt_text->empty()) {
       return Fail(t.status());
     } else if ((*model)->gguf()) {

@@ -6,8 +6,6 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "cli/common.h"
@@ -83,11 +81,9 @@ void RegisterServe(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
 
     std::string tmpl_source;
     if (!s->chat_template_file.empty()) {
-      std::ifstream in(s->chat_template_file, std::ios::binary);
-      if (!in) return Fail(Status::Errorf("{}: cannot open chat template", s->chat_template_file));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      tmpl_source = ss.str();
+      auto text = ReadTextFile(s->chat_template_file);
+      if (!text.ok()) return Fail(text.status());
+      tmpl_source = std::move(*text);
     }
     server::ServiceOptions so;
     so.alias = s->alias.empty() ? DefaultAlias(f->model) : s->alias;
@@ -123,8 +119,8 @@ void RegisterServe(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
                                 .step_tokens = s->step_tokens};
     Scheduler sched(**model, GlobalPool(), sched_opts);
     service.SetModel({.model = model->get(), .tokenizer = tok->get(), .chat_template = &*tmpl,
-                      .scheduler = &sched, .eog_ids = EogIds(**tok)});
-    const double kv_gb = static_cast<double>(s->parallel * s->ctx_size * (*model)->NewCache(1)->BytesPerToken()) / 1e9;
+                      .scheduler = &sched, .eog_ids = (*tok)->EogIds()});
+    const double kv_gb = static_cast<double>(s->parallel * s->ctx_size * (*model)->KvBytesPerToken()) / 1e9;
     fmt::print(stderr, "moe serve: ready: model '{}', {} slots x {} tokens ({:.2f} GB KV cache), {} threads\n", so.alias,
                s->parallel, s->ctx_size, kv_gb, GlobalPool().size());
 

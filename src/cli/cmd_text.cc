@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -48,10 +47,7 @@ std::string ChatTemplateSource(const Model& m, const std::string& path) {
   }
   // Hugging Face: chat_template.jinja, else tokenizer_config.json's chat_template (a string,
   // or a list of {name, template} where "default" is used).
-  if (std::filesystem::exists(path + "/chat_template.jinja")) {
-    std::ifstream in(path + "/chat_template.jinja", std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  if (auto text = ReadTextFile(path + "/chat_template.jinja"); text.ok()) return std::move(*text);
   auto cfg = ReadJsonFile(path + "/tokenizer_config.json");
   if (!cfg.ok() || !cfg->contains("chat_template")) return "";
   const auto& ct = (*cfg)["chat_template"];

@@ -34,11 +34,12 @@ void AddSamplingFlags(CLI::App* cmd, SamplingParams* p) {
   cmd->add_option("--seed", p->seed, "sampling seed");
 }
 
-std::vector<int32_t> EogIds(const Tokenizer& tok) {
-  std::vector<int32_t> ids;
-  for (size_t id = 0; id < tok.vocab_size(); ++id)
-    if (tok.IsEog(static_cast<int32_t>(id))) ids.push_back(static_cast<int32_t>(id));
-  return ids;
+Result<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Errorf("{}: cannot open", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {

@@ -36,8 +36,9 @@ Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
 
 // Adds --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --seed.
 void AddSamplingFlags(CLI::App* cmd, SamplingParams* p);
-// Every end-of-generation id of the vocabulary (eos, eot, <|im_end|>, ...).
-std::vector<int32_t> EogIds(const Tokenizer& tok);
+
+// A whole file as bytes; "PATH: cannot open" when it cannot be read.
+Result<std::string> ReadTextFile(const std::string& path);
 
 // Token ids from "1,2,3", or from a file holding a JSON array or whitespace-separated ids.
 Result<std::vector<int32_t>> ParseTokenList(const std::string& text, const std::string& what);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
 namespace moe {
@@ -189,7 +190,8 @@ void Scheduler::Step(std::vector<Slot*>& active) {
     for (Slot* s : who) Finish(*s, FinishReason::kError, st);
     return;
   }
-  std::vector<float> raw;
+  std::vector<float> raw;     // a row's logits before the sampler's penalties (logprobs)
+  std::vector<int32_t> ids;   // scratch for the top-N search
   for (size_t k = 0; k < who.size(); ++k) {
     Slot& s = *who[k];
     GenerationJob& job = *s.job;
@@ -207,8 +209,8 @@ void Scheduler::Step(std::vector<Slot*>& active) {
       double sum = 0;
       for (float v : raw) sum += std::exp(static_cast<double>(v - mx));
       lse = mx + static_cast<float>(std::log(sum));
-      std::vector<int32_t> ids(V);
-      for (size_t i = 0; i < V; ++i) ids[i] = static_cast<int32_t>(i);
+      ids.resize(V);
+      std::iota(ids.begin(), ids.end(), 0);
       const size_t n_top = std::min<size_t>(static_cast<size_t>(job.top_logprobs), V);
       std::partial_sort(ids.begin(), ids.begin() + n_top, ids.end(),
                         [&](int32_t a, int32_t b) { return raw[a] > raw[b] || (raw[a] == raw[b] && a < b); });

@@ -13,10 +13,4 @@ KvCache::KvCache(size_t capacity, const std::vector<std::pair<size_t, size_t>>& 
   }
 }
 
-size_t KvCache::BytesPerToken() const {
-  size_t b = 0;
-  for (auto& l : layers_) b += (l.k_width + l.v_width) * sizeof(float);
-  return b;
-}
-
 }  // namespace moe

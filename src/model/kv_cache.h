@@ -26,7 +26,6 @@ class KvCache {
   void set_n_past(size_t n) { n_past_ = n; }
   void Clear() { n_past_ = 0; }
   KvLayer& layer(size_t i) { return layers_[i]; }
-  size_t BytesPerToken() const;
 
  private:
   size_t capacity_;

@@ -61,7 +61,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   return m;
 }
 
-std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
+std::vector<std::pair<size_t, size_t>> Model::KvWidths() const {
   std::vector<std::pair<size_t, size_t>> widths;
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     if (cfg_.is_mla())
@@ -70,7 +70,17 @@ std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
       widths.push_back({static_cast<size_t>(cfg_.num_key_value_heads * cfg_.head_dim),
                         static_cast<size_t>(cfg_.num_key_value_heads * cfg_.head_dim)});
   }
-  return std::make_unique<KvCache>(capacity, widths);
+  return widths;
+}
+
+std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
+  return std::make_unique<KvCache>(capacity, KvWidths());
+}
+
+size_t Model::KvBytesPerToken() const {
+  size_t floats = 0;
+  for (auto [k, v] : KvWidths()) floats += k + v;
+  return floats * sizeof(float);
 }
 
 Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,

@@ -56,6 +56,8 @@ class Model {
   const std::vector<std::string>& unused_tensors() const { return unused_; }
 
   std::unique_ptr<KvCache> NewCache(size_t capacity) const;
+  // Bytes one cached position takes in every layer (what NewCache allocates per token).
+  size_t KvBytesPerToken() const;
 
   // Processes tokens at positions cache.n_past() .. + n, appending them to the cache.
   // logits receives [n, vocab] when all_logits, else [1, vocab] for the last token.
@@ -68,6 +70,8 @@ class Model {
 
  private:
   void ComputeStats();
+  // Per layer: floats per position of the two cache arrays (GQA keys / values, MLA latent / rope key).
+  std::vector<std::pair<size_t, size_t>> KvWidths() const;
 
   ModelConfig cfg_;
   std::unique_ptr<GgufFile> gguf_;

@@ -11,6 +11,8 @@
 #include <optional>
 #include <thread>
 
+#include "server/api/errors.h"
+
 namespace moe::server {
 
 namespace net = boost::asio;
@@ -43,10 +45,10 @@ std::string_view StatusReason(int status) {
 
 namespace {
 
-// The transport-level errors, before a request reaches the handler, in OpenAI's error shape.
-std::string TransportError(int status, std::string_view message, std::string_view code) {
-  return fmt::format(R"({{"error":{{"message":"{}","type":"invalid_request_error","param":null,"code":"{}"}}}})",
-                     message, code);
+// The transport-level errors, before a request reaches the handler, in OpenAI's error shape
+// (ErrorBody escapes the message, which may quote the parser).
+std::string TransportError(int status, std::string message, std::string code) {
+  return ErrorBody(ApiError{.http_status = status, .type = "invalid_request_error", .message = std::move(message), .param = "", .code = std::move(code)});
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <random>
 
+#include "engine/chat_prompt.h"
 #include "server/api/filters.h"
 
 namespace moe::server {
@@ -127,14 +128,17 @@ struct OpenAiService::Call {
 
   // Text that passed the stop filter: to the splitter (chat) and out.
   void Emit(const std::string& text, const SampledToken* tok) {
-    std::string c, r;
     if (kind == RequestKind::kChat) {
       auto d = splitter.Push(text);
-      c = std::move(d.content);
-      r = std::move(d.reasoning);
+      EmitParts(d.content, d.reasoning, tok);
     } else {
-      c = text;
+      EmitParts(text, "", tok);
     }
+  }
+
+  // Content and reasoning text (and the token's logprobs): kept for the whole response, or
+  // sent as one chunk when streaming.
+  void EmitParts(const std::string& c, const std::string& r, const SampledToken* tok) {
     content += c;
     reasoning += r;
     if (!req.stream) return;
@@ -223,18 +227,7 @@ struct OpenAiService::Call {
     }
     if (kind == RequestKind::kChat) {
       auto d = splitter.Flush();
-      if (!d.content.empty() || !d.reasoning.empty()) {
-        if (req.stream) {
-          Json chunk = ChunkBase();
-          Json delta = Json::object();
-          if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-          if (!d.content.empty()) delta["content"] = d.content;
-          chunk["choices"] = Json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
-          SendEvent(chunk);
-        }
-        content += d.content;
-        reasoning += d.reasoning;
-      }
+      EmitParts(d.content, d.reasoning, nullptr);
     }
     if (req.stream) EmitEcho();  // nothing was generated: the echo still comes first
     const char* finish_reason = reason == FinishReason::kLength ? "length" : "stop";
@@ -366,19 +359,10 @@ void OpenAiService::Generate(RequestKind kind, HttpRequest&& http, std::shared_p
   bool opens_think = false;
   std::string echo;
   if (kind == RequestKind::kChat) {
-    auto piece = [&](int32_t id) { return id >= 0 ? std::string(tok.TokenBytes(id)) : std::string(); };
-    Json context = Json::object();
-    for (auto& [k, v] : req.chat_template_kwargs.items()) context[k] = v;
-    context["messages"] = req.messages;
-    context["add_generation_prompt"] = true;
-    context["bos_token"] = piece(tok.bos_id());
-    context["eos_token"] = piece(tok.eos_id());
-    auto rendered = m->chat_template->Render(context);
-    if (!rendered.ok()) return ReplyError(res, endpoint, InvalidRequest("messages", "chat template: " + rendered.status().message()));
-    const std::string bos = piece(tok.bos_id());
-    const bool has_bos = !bos.empty() && rendered->rfind(bos, 0) == 0;
-    prompt = tok.Encode(*rendered, /*add_special=*/!has_bos, /*parse_special=*/true);
-    opens_think = PromptOpensThinkBlock(*rendered);
+    auto chat = BuildChatPrompt(*m->chat_template, tok, req.messages, req.chat_template_kwargs);
+    if (!chat.ok()) return ReplyError(res, endpoint, InvalidRequest("messages", "chat template: " + chat.status().message()));
+    prompt = std::move(chat->tokens);
+    opens_think = PromptOpensThinkBlock(chat->text);
   } else if (!req.prompt_tokens.empty()) {
     for (int32_t id : req.prompt_tokens)
       if (id < 0 || static_cast<size_t>(id) >= tok.vocab_size())

@@ -470,6 +470,12 @@ int32_t Tokenizer::pad_id() const { return impl_->pad; }
 bool Tokenizer::add_bos() const { return impl_->add_bos; }
 bool Tokenizer::add_eos() const { return impl_->add_eos; }
 bool Tokenizer::IsEog(int32_t id) const { return impl_->Valid(id) && impl_->eog[id]; }
+std::vector<int32_t> Tokenizer::EogIds() const {
+  std::vector<int32_t> ids;
+  for (size_t id = 0; id < impl_->eog.size(); ++id)
+    if (impl_->eog[id]) ids.push_back(static_cast<int32_t>(id));
+  return ids;
+}
 bool Tokenizer::IsSpecial(int32_t id) const {
   const TokenType t = token_type(id);
   return t == TokenType::kControl || t == TokenType::kUnknown || t == TokenType::kUserDefined;

@@ -75,6 +75,8 @@ class Tokenizer {
   // End of generation: eos, eot, eom and the end-of-turn tokens llama.cpp recognizes by
   // text (<|im_end|>, <|eot_id|>, <|end|>, <|endoftext|>, <end_of_turn>, ...).
   bool IsEog(int32_t id) const;
+  // Every end-of-generation id of the vocabulary, ascending (a generation's stop ids).
+  std::vector<int32_t> EogIds() const;
   bool IsSpecial(int32_t id) const;  // control, unknown or user-defined
   // The id of an exact vocabulary string, or -1.
   int32_t FindToken(std::string_view piece) const;

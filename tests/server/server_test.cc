@@ -148,10 +148,7 @@ class Served {
     o.alias = "synth";
     o.api_key = "sekrit";
     service_ = std::make_unique<OpenAiService>(o);
-    std::vector<int32_t> eog;
-    for (size_t id = 0; id < tok_->vocab_size(); ++id)
-      if (tok_->IsEog(static_cast<int32_t>(id))) eog.push_back(static_cast<int32_t>(id));
-    service_->SetModel({model_.get(), tok_.get(), &*tmpl_, sched_.get(), eog});
+    service_->SetModel({model_.get(), tok_.get(), &*tmpl_, sched_.get(), tok_->EogIds()});
     HttpOptions h;
     h.port = 0;
     h.max_body_bytes = 64 << 10;

@@ -306,18 +306,6 @@ void RowTilesBf16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, siz
   }
 }
 
-void RowsBf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
-              size_t row_begin, size_t row_end) {
-  constexpr size_t kR = 4;
-  // Passes as in the exact path, with the budget counted in bf16 bytes.
-  const size_t pass = TokensPerPass(RowBytes(xq.dtype, xq.cols) / sizeof(float) + 1, xq.n_tokens);
-  for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
-    const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
-    size_t r = row_begin;
-    for (; r + kR <= row_end; r += kR) RowTilesBf16<kR>(w, r, xq, t0, t1, y, y_stride);
-    for (; r < row_end; ++r) RowTilesBf16<1>(w, r, xq, t0, t1, y, y_stride);
-  }
-}
 
 // ---- FP8 (e4m3, 128x128 block scales) x BF16 ----
 // 32 codes to bf16 in three integer ops: the sign-extended code shifted left by 4 holds the
@@ -408,24 +396,37 @@ MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs
     for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) + extra[r][t];
 }
 
-void RowsF8(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
-            size_t row_begin, size_t row_end) {
-  constexpr size_t kR = 4;
+// Tiles of kR rows over tokens [t0, t1): 2-token tiles, then one single-token tile.
+template <size_t kR>
+void RowTilesF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0, size_t t1, float* y,
+                size_t y_stride) {
+  size_t t = t0;
+  for (; t + 2 <= t1; t += 2) TileF8<kR, 2>(w, r0, xq, t, y, y_stride);
+  if (t < t1) TileF8<kR, 1>(w, r0, xq, t, y, y_stride);
+}
+
+// Passes of tokens whose bf16 activations stay in cache, as in the exact path; per pass,
+// 4-row tiles then single rows, each over the pass's tokens. One indirect call per tile.
+using RowTilesFn = void (*)(const WeightMatrix&, size_t, const QuantizedActs&, size_t, size_t, float*, size_t);
+void RowPassesBf16Acts(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride, size_t row_begin,
+                       size_t row_end, RowTilesFn four_rows, RowTilesFn one_row) {
   const size_t pass = TokensPerPass(RowBytes(xq.dtype, xq.cols) / sizeof(float) + 1, xq.n_tokens);
   for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
     const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
     size_t r = row_begin;
-    for (; r + kR <= row_end; r += kR) {
-      size_t t = t0;
-      for (; t + 2 <= t1; t += 2) TileF8<kR, 2>(w, r, xq, t, y, y_stride);
-      if (t < t1) TileF8<kR, 1>(w, r, xq, t, y, y_stride);
-    }
-    for (; r < row_end; ++r) {
-      size_t t = t0;
-      for (; t + 2 <= t1; t += 2) TileF8<1, 2>(w, r, xq, t, y, y_stride);
-      if (t < t1) TileF8<1, 1>(w, r, xq, t, y, y_stride);
-    }
+    for (; r + 4 <= row_end; r += 4) four_rows(w, r, xq, t0, t1, y, y_stride);
+    for (; r < row_end; ++r) one_row(w, r, xq, t0, t1, y, y_stride);
   }
+}
+
+void RowsF8(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+            size_t row_begin, size_t row_end) {
+  RowPassesBf16Acts(w, xq, y, y_stride, row_begin, row_end, RowTilesF8<4>, RowTilesF8<1>);
+}
+
+void RowsBf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+              size_t row_begin, size_t row_end) {
+  RowPassesBf16Acts(w, xq, y, y_stride, row_begin, row_end, RowTilesBf16<4>, RowTilesBf16<1>);
 }
 
 }  // namespace
