@@ -76,7 +76,7 @@ void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* 
                  ThreadPool& pool) {
   static std::vector<uint8_t> scratch;
   const DType ad = ActsDType(w.dtype);
-  scratch.resize(n_tokens * RowBytes(ad, w.cols));
+  scratch.resize(n_tokens * ActsRowBytes(ad, w.cols));
   const QuantizedActs xq = QuantizeActivations(ad, x, w.cols, n_tokens, w.cols, scratch.data());
   RowBlocksParallel(pool, w.rows, [&](size_t b, size_t e) {
     MatMulRowsQuantizedActs(w, xq, y, w.rows, b, e, DotImpl::kAvx512);

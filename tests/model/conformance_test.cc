@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kernels/cpu/matmul.h"
 #include "model/eval.h"
 
 namespace moe {
@@ -130,8 +131,13 @@ std::vector<std::string> CaseNames() {
 TEST_P(Conformance, FastPathMatchesGgmlRoundedReference) {
   const nlohmann::json kase = Case();
   // The GGUF where there is one (the ggml references were computed on it), else the HF folder
-  // (deepseek2-fp8: FP8 has no activation rounding, so its fast path must meet the exact refs).
+  // (deepseek2-fp8: its references are float32 computations). FP8's fast path computes in
+  // fp16 where the CPU has AVX512_FP16, which is what the kit's `max_abs_relaxed` is for
+  // ("an engine that computes in float16/bfloat16"); top-1 must still agree everywhere.
   const char* format = kase["files"].contains("gguf") ? "gguf" : "hf";
+  nlohmann::json tol = kase["tolerance"]["logits"];
+  if (std::string(format) == "hf" && UsesQuantizedActs(DType::kF8E4M3) && tol.contains("max_abs_relaxed"))
+    tol["max_abs"] = tol["max_abs_relaxed"];
   auto model = Model::Load(kKit + kase["files"][format].get<std::string>(), {});
   ASSERT_TRUE(model.ok()) << model.status().message();
   (*model)->SetQuantizedActivations(true);
@@ -142,7 +148,7 @@ TEST_P(Conformance, FastPathMatchesGgmlRoundedReference) {
     auto logits = EvalLogits(**model, tokens, pool);
     ASSERT_TRUE(logits.ok()) << logits.status().message();
     auto ref = ReadF32(kKit + seq["logits"].get<std::string>());
-    ExpectWithin(Compare(*logits, ref, kase["n_vocab"].get<size_t>()), kase["tolerance"]["logits"],
+    ExpectWithin(Compare(*logits, ref, kase["n_vocab"].get<size_t>()), tol,
                  GetParam() + " fast path, " + std::to_string(tokens.size()) + " tokens");
   }
 }

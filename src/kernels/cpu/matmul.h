@@ -56,30 +56,49 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
 
 // ---- "fast" path: activations rounded to the weights' dot-product format ----
 // Q8_0 weights x activations quantized per 32-column block (as ggml's quantize_row_q8_0:
-// d = max|x| / 127, q = round(x / d), d stored as fp16), and BF16 weights x activations
-// rounded to bf16. Products run as int8 (AVX-512 VNNI vpdpbusd) or bf16 pairs (AVX512_BF16
-// vdpbf16ps) dot products where the CPU has them, else on a portable path. Results differ
-// from MatMulRows by the activation rounding (relative 2^-9 per element for bf16, up to
-// d/2 = max|x|/254 absolute per element for Q8_0), not by the accumulation.
+// d = max|x| / 127, q = round(x / d), d stored as fp16); BF16 weights x activations rounded
+// to bf16; FP8 weights x activations rounded to fp16 where the CPU has AVX512_FP16, else to
+// bf16. Products run as int8 (AVX-512 VNNI vpdpbusd), bf16 pairs (AVX512_BF16 vdpbf16ps) or
+// fp16 (AVX512_FP16 vfmadd231ph) dot products where the CPU has them, else on a portable
+// path. Results differ from MatMulRows by the activation rounding (relative 2^-9 per element
+// for bf16, 2^-11 for fp16, up to d/2 = max|x|/254 absolute per element for Q8_0) and, for
+// fp16, by sums of four products per lane rounded to fp16 within each 128-column block.
+//
+// fp16 activations (kF16) are scaled per token by a power of two 2^k that brings the token's
+// largest |x| into [2^10, 2^11), so they neither overflow nor lose small values to fp16's
+// range: a row is cols fp16 values of x · 2^k, then at byte F16ActsScaleOffset(cols) the
+// float 2^-k that undoes it (ActsRowBytes counts both).
 
 // Activations in a fast-path format: token t's row at data + t * row_stride.
 struct QuantizedActs {
-  DType dtype = DType::kQ8_0;  // kQ8_0 (BlockQ8_0 per 32 columns) or kBF16
+  DType dtype = DType::kQ8_0;  // kQ8_0 (BlockQ8_0 per 32 columns), kBF16 or kF16 (scaled)
   const void* data = nullptr;
   size_t n_tokens = 0;
   size_t cols = 0;
-  size_t row_stride = 0;  // bytes between tokens (>= RowBytes(dtype, cols))
+  size_t row_stride = 0;  // bytes between tokens (>= ActsRowBytes(dtype, cols))
 
   const void* Row(size_t t) const { return static_cast<const char*>(data) + t * row_stride; }
 };
 
 // Whether weights of this dtype have a fast path (Q8_0, BF16, FP8), and the format its
-// activations are rounded to: Q8_0 blocks for Q8_0 weights, bf16 values for BF16 and FP8.
+// activations are rounded to: Q8_0 blocks for Q8_0 weights, bf16 for BF16, fp16 (with
+// AVX512_FP16) or bf16 for FP8.
 bool HasFastActsPath(DType weights);
 DType ActsDType(DType weights);
+// Bytes of one token's rounded activations: RowBytes, plus the scale of a kF16 row.
+size_t ActsRowBytes(DType acts, size_t cols);
+inline size_t F16ActsScaleOffset(size_t cols) { return (2 * cols + 3) / 4 * 4; }
+// The float 2^-k of token t of kF16 activations (1 for other formats).
+float ActsScale(const QuantizedActs& xq, size_t t);
+// Token t of rounded activations widened to float32 (scale applied): the values the fast
+// path multiplies.
+void DequantizeActs(const QuantizedActs& xq, size_t t, float* out);
 
-// Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0 or kBF16)
-// into out, which holds n_tokens * RowBytes(dtype, cols) bytes; rows are packed.
+// Whether the CPU (and OS) support AVX512_FP16, checked once from CPUID.
+bool HasAvx512Fp16();
+
+// Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0, kBF16 or
+// kF16) into out, which holds n_tokens * ActsRowBytes(dtype, cols) bytes; rows are packed.
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out);
 inline QuantizedActs QuantizeActivationsQ8_0(const float* x, size_t x_stride, size_t n_tokens,
@@ -92,12 +111,13 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 }
 
 // Which implementation runs the fast path. kPortable: the exact path's Highway kernels over
-// the activations widened back to float32 (exact). kAvx512: the intrinsics (callers must
-// check HasAvx512Dot()). kBest: the faster of the two as measured on Intel Emerald Rapids:
-// kAvx512 for Q8_0 (vpdpbusd: 2.4x the exact path), kPortable for BF16 (vdpbf16ps issues at
-// half the rate of FMA there, so widening and FMA beat it) and for FP8 (its exact path decodes
-// in 3 integer ops per vector; the vdpbf16ps body measured 1.3x slower, bench/matmul_bench.cc
-// decode-fast/f8_e4m3), so FP8 weights always compute with float32 activations.
+// the activations widened back to float32 (exact products). kAvx512: the intrinsics (callers
+// must check HasAvx512Dot(), or HasAvx512Fp16() for FP8 weights with kF16 activations).
+// kBest: the faster of the two as measured on Intel Emerald Rapids: kAvx512 for Q8_0
+// (vpdpbusd: 2.4x the exact path) and for FP8 with fp16 activations (vfmadd231ph: see
+// bench/matmul_bench.cc gemv-fast/f8_e4m3), kPortable for BF16 (vdpbf16ps issues at half the
+// rate of FMA there, so widening and FMA beat it) and for FP8 with bf16 activations (the
+// vdpbf16ps body measured 1.3x slower than the exact path).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
@@ -109,8 +129,8 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
                              DotImpl impl = DotImpl::kBest);
 
 // Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
-// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() (not BF16
-// or FP8, see DotImpl).
+// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() and FP8
+// weights with HasAvx512Fp16() (not BF16, see DotImpl).
 bool UsesQuantizedActs(DType weights);
 
 // The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with

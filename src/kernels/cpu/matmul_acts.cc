@@ -6,6 +6,9 @@
 // f32 shifts bits; a Q8_0 value d·q is an fp16 times an int8, 19 significant bits), and runs
 // the exact path's Highway kernels: the products are then the same real numbers as the
 // reference's, and only the summation order differs.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "base/check.h"
@@ -19,15 +22,59 @@ bool HasFastActsPath(DType weights) {
   return weights == DType::kQ8_0 || weights == DType::kBF16 || weights == DType::kF8E4M3;
 }
 
-DType ActsDType(DType weights) { return weights == DType::kQ8_0 ? DType::kQ8_0 : DType::kBF16; }
+DType ActsDType(DType weights) {
+  if (weights == DType::kQ8_0) return DType::kQ8_0;
+  if (weights == DType::kF8E4M3 && HasAvx512Fp16()) return DType::kF16;
+  return DType::kBF16;
+}
+
+size_t ActsRowBytes(DType acts, size_t cols) {
+  return acts == DType::kF16 ? F16ActsScaleOffset(cols) + sizeof(float) : RowBytes(acts, cols);
+}
+
+float ActsScale(const QuantizedActs& xq, size_t t) {
+  if (xq.dtype != DType::kF16) return 1.0f;
+  float s;
+  std::memcpy(&s, static_cast<const char*>(xq.Row(t)) + F16ActsScaleOffset(xq.cols), sizeof s);
+  return s;
+}
+
+void DequantizeActs(const QuantizedActs& xq, size_t t, float* out) {
+  DequantizeRow(xq.dtype, xq.Row(t), xq.cols, out);
+  const float s = ActsScale(xq, t);
+  if (s != 1.0f)
+    for (size_t c = 0; c < xq.cols; ++c) out[c] *= s;
+}
+
+namespace {
+
+// One token to kF16: x · 2^k in fp16 with max|x · 2^k| in [2^10, 2^11), then 2^-k. Tokens
+// that are all zero, or hold inf/NaN, keep k = 0 (non-finite values stay non-finite).
+void ToScaledF16Row(const float* x, size_t cols, void* out) {
+  float amax = 0;
+  for (size_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(x[c]));
+  int e = 0;  // amax = f · 2^e with f in [0.5, 1)
+  if (amax > 0 && std::isfinite(amax)) std::frexp(amax, &e);
+  const int k = amax > 0 && std::isfinite(amax) ? std::clamp(11 - e, -100, 100) : 0;
+  const float scale = std::ldexp(1.0f, k), inv = std::ldexp(1.0f, -k);
+  auto* h = static_cast<uint16_t*>(out);
+  if (!detail::ToF16RowAvx512(x, cols, scale, h))
+    for (size_t c = 0; c < cols; ++c) h[c] = F32ToF16(x[c] * scale);
+  std::memcpy(static_cast<char*>(out) + F16ActsScaleOffset(cols), &inv, sizeof inv);
+}
+
+}  // namespace
 
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out) {
-  MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16);
+  MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16 || dtype == DType::kF16);
   MOE_CHECK(cols % BlockSize(dtype) == 0);
-  const size_t row_bytes = RowBytes(dtype, cols);
+  const size_t row_bytes = ActsRowBytes(dtype, cols);
   if (dtype == DType::kQ8_0) {
     detail::QuantizeRowsQ8_0(x, x_stride, n_tokens, cols, static_cast<BlockQ8_0*>(out));
+  } else if (dtype == DType::kF16) {
+    for (size_t t = 0; t < n_tokens; ++t)
+      ToScaledF16Row(x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
   } else {
     for (size_t t = 0; t < n_tokens; ++t)
       QuantizeRow(dtype, x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
@@ -40,14 +87,15 @@ bool HasAvx512Dot() {
   return has;
 }
 
+bool HasAvx512Fp16() { return detail::CpuHasAvx512Fp16(); }
+
 namespace {
 
 void PortableRows(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                   size_t row_begin, size_t row_end) {
   thread_local std::vector<float> widened;
   widened.resize(xq.n_tokens * xq.cols);
-  for (size_t t = 0; t < xq.n_tokens; ++t)
-    DequantizeRow(xq.dtype, xq.Row(t), xq.cols, widened.data() + t * xq.cols);
+  for (size_t t = 0; t < xq.n_tokens; ++t) DequantizeActs(xq, t, widened.data() + t * xq.cols);
   MatMulRows(w, widened.data(), xq.cols, xq.n_tokens, y, y_stride, row_begin, row_end);
 }
 
@@ -57,8 +105,11 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
                              size_t y_stride, size_t row_begin, size_t row_end, DotImpl impl) {
   MOE_CHECK(HasFastActsPath(w.dtype) && xq.dtype == ActsDType(w.dtype) && xq.cols == w.cols);
   if (row_begin >= row_end || xq.n_tokens == 0) return;
-  if (impl == DotImpl::kBest) {
-    impl = w.dtype == DType::kQ8_0 && HasAvx512Dot() ? DotImpl::kAvx512 : DotImpl::kPortable;
+  if (impl == DotImpl::kBest) impl = UsesQuantizedActs(w.dtype) ? DotImpl::kAvx512 : DotImpl::kPortable;
+  if (impl == DotImpl::kAvx512 && xq.dtype == DType::kF16) {
+    MOE_CHECK(HasAvx512Fp16());
+    detail::MatMulRowsF8Fp16(w, xq, y, y_stride, row_begin, row_end);
+    return;
   }
   if (impl == DotImpl::kAvx512) {
     MOE_CHECK(HasAvx512Dot());
@@ -74,15 +125,17 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
   PortableRows(w, xq, y, y_stride, row_begin, row_end);
 }
 
-bool UsesQuantizedActs(DType weights) { return weights == DType::kQ8_0 && HasAvx512Dot(); }
+bool UsesQuantizedActs(DType weights) {
+  return (weights == DType::kQ8_0 && HasAvx512Dot()) || (weights == DType::kF8E4M3 && HasAvx512Fp16());
+}
 
 void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,
                          ThreadPool& pool) {
   if (!UsesQuantizedActs(w.dtype)) return MatMul(w, x, n_tokens, y, pool);
   thread_local std::vector<uint8_t> scratch;
   const DType dt = ActsDType(w.dtype);
-  scratch.resize(n_tokens * RowBytes(dt, w.cols));
-  const size_t row_bytes = RowBytes(dt, w.cols);
+  const size_t row_bytes = ActsRowBytes(dt, w.cols);
+  scratch.resize(n_tokens * row_bytes);
   // A plain pointer: inside the lambda, `scratch` would name each worker's own thread_local.
   uint8_t* buf = scratch.data();
   pool.ParallelFor(n_tokens, 8, [&](size_t b, size_t e) {

@@ -410,7 +410,7 @@ void RowTilesF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_
 using RowTilesFn = void (*)(const WeightMatrix&, size_t, const QuantizedActs&, size_t, size_t, float*, size_t);
 void RowPassesBf16Acts(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride, size_t row_begin,
                        size_t row_end, RowTilesFn four_rows, RowTilesFn one_row) {
-  const size_t pass = TokensPerPass(RowBytes(xq.dtype, xq.cols) / sizeof(float) + 1, xq.n_tokens);
+  const size_t pass = TokensPerPass(ActsRowBytes(xq.dtype, xq.cols) / sizeof(float) + 1, xq.n_tokens);
   for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
     const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
     size_t r = row_begin;
@@ -466,11 +466,6 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix&, const QuantizedActs&, float*, siz
                           size_t) {}
 void MatMulRowsBf16Avx512(const WeightMatrix&, const QuantizedActs&, float*, size_t, size_t,
                           size_t) {}
-void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
-                        size_t y_stride, size_t row_begin, size_t row_end) {
-  RowsF8(w, xq, y, y_stride, row_begin, row_end);
-}
-
 void MatMulRowsF8Avx512(const WeightMatrix&, const QuantizedActs&, float*, size_t, size_t,
                         size_t) {}
 bool CpuHasAvx512Dot() { return false; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/cpu/matmul.h"
 
@@ -17,7 +18,16 @@ void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 // FP8 e4m3 weights (block scales) x bf16 activations with vdpbf16ps (AVX512_BF16).
 void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                         size_t y_stride, size_t row_begin, size_t row_end);
-// CPUID (and OS state) check for every extension the two bodies use.
+// CPUID (and OS state) check for every extension the bodies above use.
 bool CpuHasAvx512Dot();
+
+// matmul_f8_fp16.cc: FP8 e4m3 weights x fp16 activations (ActsDType kF16) with AVX512_FP16.
+// Call only when CpuHasAvx512Fp16().
+void MatMulRowsF8Fp16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+                      size_t row_begin, size_t row_end);
+// cols floats of x times `scale` rounded to fp16 (to nearest even) into out, with vcvtps2ph;
+// false (nothing written) where the CPU lacks AVX512_FP16.
+bool ToF16RowAvx512(const float* x, size_t cols, float scale, uint16_t* out);
+bool CpuHasAvx512Fp16();
 
 }  // namespace moe::detail

@@ -89,14 +89,14 @@ void ItemRows(const WeightMatrix& w, const float* a, const std::vector<uint8_t>&
     MatMulRows(w, a, w.cols, m, y, y_stride, r0, r1);
   } else {
     const DType ad = ActsDType(w.dtype);
-    QuantizedActs acts{ad, q.data(), m, w.cols, RowBytes(ad, w.cols)};
+    QuantizedActs acts{ad, q.data(), m, w.cols, ActsRowBytes(ad, w.cols)};
     MatMulRowsQuantizedActs(w, acts, y, y_stride, r0, r1);
   }
 }
 
 void RoundActs(const WeightMatrix& w, const std::vector<float>& a, size_t m, std::vector<uint8_t>* q) {
   const DType ad = ActsDType(w.dtype);
-  q->resize(m * RowBytes(ad, w.cols));
+  q->resize(m * ActsRowBytes(ad, w.cols));
   QuantizeActivations(ad, a.data(), w.cols, m, w.cols, q->data());
 }
 

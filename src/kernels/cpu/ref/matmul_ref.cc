@@ -50,11 +50,13 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
           acc += static_cast<float>(sumi) * (F16ToF32(wb[b].d) * F16ToF32(xb[b].d));
         }
       } else if (w.dtype == DType::kF8E4M3) {
-        // The dequantized weight float32(v · s) times the bf16 activation, summed in float.
+        // The dequantized weight float32(v · s) times the widened activation (bf16, or fp16
+        // times its token's scale), summed in float.
         const auto* wr = static_cast<const uint8_t*>(w.Row(r));
-        const auto* xr = static_cast<const uint16_t*>(xq.Row(t));
         const float* s = w.RowScales(r);
-        for (size_t c = 0; c < w.cols; ++c) acc += F8E4M3ToF32(wr[c]) * s[c / kF8Block] * Bf16ToF32(xr[c]);
+        std::vector<float> xr(w.cols);
+        DequantizeActs(xq, t, xr.data());
+        for (size_t c = 0; c < w.cols; ++c) acc += F8E4M3ToF32(wr[c]) * s[c / kF8Block] * xr[c];
       } else {
         const auto* wr = static_cast<const uint16_t*>(w.Row(r));
         const auto* xr = static_cast<const uint16_t*>(xq.Row(t));
