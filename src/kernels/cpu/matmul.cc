@@ -41,7 +41,7 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
                        const std::function<void(size_t, size_t)>& fn) {
   // Blocks are whole 4-row tiles (the kernels' register blocking), one contiguous range per
   // thread so each thread streams its own rows; tiny matrices stay on the calling thread.
-  constexpr size_t kAlign = 4;
+  constexpr size_t kAlign = 16;
   constexpr size_t kMinRowsPerThread = 16;
   const size_t units = (rows + kAlign - 1) / kAlign;
   const size_t max_threads = std::max<size_t>(1, rows / kMinRowsPerThread);
