@@ -27,11 +27,15 @@ struct OutTensor {
   std::vector<const TensorEntry*> parts;
 };
 
-// Decodes row r of a [rows, cols] catalog tensor (FP8 with its scale grid) into out.
-void DecodeRow(const TensorEntry& e, const TensorEntry* scales, size_t cols, size_t r, float* out) {
+// Decodes row r of a [rows, cols] catalog tensor into out. FP8 rows take their block-row of
+// the scale grid, widened to float32 into `scale_row` (scales may be F32, BF16 or F16).
+void DecodeRow(const TensorEntry& e, const TensorEntry* scales, size_t cols, size_t r, std::vector<float>& scale_row,
+               float* out) {
   if (*e.dtype == DType::kF8E4M3) {
-    const float* s = reinterpret_cast<const float*>(scales->data) + r / kF8Block * scales->shape.back();
-    DequantizeRowF8(e.data + r * cols, s, cols, out);
+    const size_t n = scales->shape.back();
+    scale_row.resize(n);
+    DequantizeRow(*scales->dtype, scales->data + r / kF8Block * RowBytes(*scales->dtype, n), n, scale_row.data());
+    DequantizeRowF8(e.data + r * cols, scale_row.data(), cols, out);
   } else {
     DequantizeRow(*e.dtype, e.data + r * RowBytes(*e.dtype, cols), cols, out);
   }
@@ -51,9 +55,11 @@ Result<std::vector<OutTensor>> PlanTensors(const HfCheckpoint& ck, DType type) {
       const TensorEntry* s = ck.catalog.Find(e.name + "_scale_inv");
       const uint64_t rows = e.shape.size() == 2 ? e.shape[0] : 0, cols = e.shape.empty() ? 0 : e.shape.back();
       const std::vector<uint64_t> want = {(rows + kF8Block - 1) / kF8Block, (cols + kF8Block - 1) / kF8Block};
-      if (e.shape.size() != 2 || !s || s->dtype != DType::kF32 || s->shape != want)
-        return Status::Errorf("{}: FP8 tensor '{}' {} needs an F32 '{}_scale_inv' of shape {}", ck.dir, e.name,
-                              ShapeString(e.shape), e.name, ShapeString(want));
+      const bool float_scales = s && (s->dtype == DType::kF32 || s->dtype == DType::kBF16 || s->dtype == DType::kF16);
+      if (e.shape.size() != 2 || !float_scales || s->shape != want)
+        return Status::Errorf("{}: FP8 tensor '{}' {} needs an F32, BF16 or F16 '{}_scale_inv' of shape {}, found {}",
+                              ck.dir, e.name, ShapeString(e.shape), e.name, ShapeString(want),
+                              s ? fmt::format("{} {}", s->type_name, ShapeString(s->shape)) : "none");
     }
     const bool matrix = e.shape.size() == 2 && e.name.find("ffn_gate_inp") == std::string::npos;
     const DType t = matrix ? type : DType::kF32;
@@ -157,7 +163,7 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
   for (const OutTensor& t : plan) w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
   MOE_RETURN_IF_ERROR(w.Begin(out_path));
   std::vector<uint8_t> bytes;
-  std::vector<float> row;
+  std::vector<float> row, scale_row;
   for (const OutTensor& t : plan) {
     // One output tensor at a time (a stacked expert tensor holds all its experts).
     const size_t cols = t.shape.back();
@@ -169,7 +175,7 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
       const TensorEntry& e = *t.parts[p];
       const TensorEntry* scales = ck.catalog.Find(e.name + "_scale_inv");
       for (size_t r = 0; r < rows_per_part; ++r) {
-        DecodeRow(e, scales, cols, r, row.data());
+        DecodeRow(e, scales, cols, r, scale_row, row.data());
         QuantizeRow(t.type, row.data(), cols, bytes.data() + (p * rows_per_part + r) * rb);
       }
     }
