@@ -9,6 +9,7 @@
 #include <regex>
 #include <vector>
 
+#include "base/progress.h"
 #include "io/gguf_writer.h"
 #include "model/hf_config.h"
 #include "model/synth.h"
@@ -148,7 +149,7 @@ Status WriteTokenizer(const HfCheckpoint& ck, GgufWriter& w) {
 
 }  // namespace
 
-Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& out_path) {
+Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& out_path, const ConvertOptions& opts) {
   if (type != DType::kF32 && type != DType::kBF16 && type != DType::kQ8_0)
     return Status::Errorf("convert: --type {} is not supported (f32, bf16, q8_0)", DTypeName(type));
   MOE_ASSIGN_OR_RETURN(HfCheckpoint ck, LoadHfFolder(dir));
@@ -160,8 +161,14 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
   GgufWriter w;
   WriteArchMetadata(ck.config, type, w);
   MOE_RETURN_IF_ERROR(WriteTokenizer(ck, w));
-  for (const OutTensor& t : plan) w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+  uint64_t total = 0;
+  for (const OutTensor& t : plan) {
+    w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+    total += w.TensorBytes(w.num_tensors() - 1);
+  }
   MOE_RETURN_IF_ERROR(w.Begin(out_path));
+  Progress progress("converting " + out_path, total, opts.progress);
+  uint64_t done = 0;  // output bytes converted so far
   std::vector<uint8_t> bytes;
   std::vector<float> row, scale_row;
   for (const OutTensor& t : plan) {
@@ -178,9 +185,12 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
         DecodeRow(e, scales, cols, r, scale_row, row.data());
         QuantizeRow(t.type, row.data(), cols, bytes.data() + (p * rows_per_part + r) * rb);
       }
+      progress.Update(done + (p + 1) * rows_per_part * rb);  // per expert: stacked tensors are large
     }
     MOE_RETURN_IF_ERROR(w.WriteTensor(bytes.data(), bytes.size()));
+    done += bytes.size();
   }
+  progress.Finish();
   return w.Finish();
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -131,6 +132,26 @@ TEST_F(ConvertTest, Fp8ToBf16StaysCloseToTheFolder) {
   auto m = Convert("deepseek2-fp8", DType::kBF16);
   ASSERT_TRUE(m);
   ExpectRefs(*m, "deepseek2-fp8", "", 0.5);
+}
+
+// --progress: one line on stderr, redrawn with '\r', ending at 100% with GB and GB/s; off by
+// default (the CLI turns it on only when stderr is a terminal).
+TEST_F(ConvertTest, ProgressOnlyWhenAsked) {
+  const std::string out = (dir_ / "p.gguf").string();
+  ::testing::internal::CaptureStderr();
+  Status s = ConvertHfToGguf(kKit + "deepseek2-bf16/hf", DType::kBF16, out, {.progress = true});
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(err.rfind("\rconverting " + out + " [", 0), 0u) << err;
+  EXPECT_NE(err.find("100.0%"), std::string::npos) << err;
+  EXPECT_NE(err.find("GB/s\n"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+  ::testing::internal::CaptureStderr();
+  s = ConvertHfToGguf(kKit + "deepseek2-bf16/hf", DType::kBF16, out);
+  err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(err, "");
 }
 
 TEST_F(ConvertTest, Errors) {
