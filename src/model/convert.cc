@@ -11,8 +11,10 @@
 
 #include "base/progress.h"
 #include "io/gguf_writer.h"
+#include "io/hf_folder.h"
 #include "model/hf_config.h"
 #include "model/synth.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moe {
 namespace {
@@ -86,15 +88,26 @@ Result<std::vector<OutTensor>> PlanTensors(const HfCheckpoint& ck, DType type) {
   return out;
 }
 
-// tokenizer.ggml.* from a byte-level BPE tokenizer.json (+ tokenizer_config.json for the
-// chat template and add_bos/add_eos).
+// tokenizer.ggml.* from a byte-level BPE tokenizer.json (+ tokenizer_config.json), written so
+// that Tokenizer::FromGguf behaves as Tokenizer::FromHfJson does on the folder: the pre-tokenizer
+// name is the preset that splits like tokenizer.json's pre_tokenizer (not the family's usual
+// one: small or custom tokenizers differ), BOS/EOS and add_bos/add_eos are the folder
+// tokenizer's, and the chat template is the one `moe chat` would use for the folder.
 Status WriteTokenizer(const HfCheckpoint& ck, GgufWriter& w) {
   const std::string path = ck.dir + "/tokenizer.json";
-  std::ifstream in(path);
-  if (!in) return Status::Errorf("{}: cannot open", path);
-  json t = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (t.is_discarded() || !t.is_object()) return Status::Errorf("{}: not a JSON object", path);
-  const json& model = t.contains("model") ? t["model"] : json();
+  MOE_ASSIGN_OR_RETURN(const json t, ReadJsonFile(path));
+  json cfg;
+  const bool has_cfg = std::filesystem::is_regular_file(ck.dir + "/tokenizer_config.json");
+  if (has_cfg) {
+    MOE_ASSIGN_OR_RETURN(cfg, ReadJsonFile(ck.dir + "/tokenizer_config.json"));
+  }
+  auto folder_tok = Tokenizer::FromHfJson(t, has_cfg ? &cfg : nullptr);
+  if (!folder_tok.ok()) return folder_tok.status().WithContext(ck.dir);
+  const Tokenizer& hf = **folder_tok;
+  auto pre = Tokenizer::GgufPreName(t, GgufTokenizerPre(ck.config));
+  if (!pre.ok()) return pre.status().WithContext(ck.dir);
+  static const json kNone;
+  const json& model = t.contains("model") ? t["model"] : kNone;
   if (!model.is_object() || model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object())
     return Status::Errorf("{}: model.type is not \"BPE\" with a vocab object (only byte-level BPE converts)", path);
   std::map<int64_t, std::pair<std::string, int32_t>> by_id;  // id -> (text, token type)
@@ -127,23 +140,24 @@ Status WriteTokenizer(const HfCheckpoint& ck, GgufWriter& w) {
       else return Status::Errorf("{}: a merges entry is neither \"a b\" nor [\"a\", \"b\"]", path);
     }
   w.SetString("tokenizer.ggml.model", "gpt2");
-  w.SetString("tokenizer.ggml.pre", GgufTokenizerPre(ck.config));
+  w.SetString("tokenizer.ggml.pre", *pre);
   w.SetStringArray("tokenizer.ggml.tokens", tokens);
   w.SetI32Array("tokenizer.ggml.token_type", types);
   w.SetStringArray("tokenizer.ggml.merges", merges);
-  if (ck.generation.bos_token_id) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*ck.generation.bos_token_id));
-  if (!ck.generation.eos_token_ids.empty())
-    w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(ck.generation.eos_token_ids.front()));
-  std::ifstream tc(ck.dir + "/tokenizer_config.json");
-  json cfg = tc ? json::parse(tc, nullptr, false) : json();
-  if (cfg.is_object()) {
-    if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
-      w.SetBool("tokenizer.ggml.add_bos_token", cfg["add_bos_token"].get<bool>());
-    if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean())
-      w.SetBool("tokenizer.ggml.add_eos_token", cfg["add_eos_token"].get<bool>());
-    if (cfg.contains("chat_template") && cfg["chat_template"].is_string())
-      w.SetString("tokenizer.chat_template", cfg["chat_template"].get<std::string>());
-  }
+  // The folder tokenizer's ids first (tokenizer_config.json, post_processor); config files
+  // otherwise. Extra generation_config eos ids stay end-of-generation when their text is one
+  // llama.cpp recognizes (<|im_end|>, <|endoftext|>, ...).
+  const int64_t bos = hf.bos_id() >= 0 ? hf.bos_id() : ck.generation.bos_token_id.value_or(-1);
+  const int64_t eos = hf.eos_id() >= 0 ? hf.eos_id()
+                      : ck.generation.eos_token_ids.empty() ? -1 : ck.generation.eos_token_ids.front();
+  if (bos >= 0) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bos));
+  if (eos >= 0) w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos));
+  if (hf.unk_id() >= 0) w.SetU32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(hf.unk_id()));
+  if (hf.pad_id() >= 0) w.SetU32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(hf.pad_id()));
+  // Always written: without them a GGUF reader falls back to the pre-tokenizer's default.
+  w.SetBool("tokenizer.ggml.add_bos_token", hf.add_bos());
+  w.SetBool("tokenizer.ggml.add_eos_token", hf.add_eos());
+  if (const std::string tmpl = HfChatTemplate(ck.dir); !tmpl.empty()) w.SetString("tokenizer.chat_template", tmpl);
   return Status();
 }
 
