@@ -138,8 +138,8 @@ TEST_F(ConvertTest, Fp8ToBf16StaysCloseToTheFolder) {
   ExpectRefs(*m, "deepseek2-fp8", "", 0.5);
 }
 
-// --progress: one line on stderr, redrawn with '\r', ending at 100% with GB and GB/s; off by
-// default (the CLI turns it on only when stderr is a terminal).
+// ConvertOptions::progress: one line on stderr, redrawn with '\r', ending at 100% with GB and
+// GB/s; off by default (`moe convert` turns it on only when stderr is a terminal).
 TEST_F(ConvertTest, ProgressOnlyWhenAsked) {
   const std::string out = (dir_ / "p.gguf").string();
   ::testing::internal::CaptureStderr();
