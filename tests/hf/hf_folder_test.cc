@@ -474,17 +474,27 @@ TEST(HfFolder, Fp8Bf16AndF16ScalesEqualF32) {
   }
 }
 
+// DeepSeek-V3 folders carry num_nextn_predict_layers multi-token-prediction layers after the
+// decoder (layer 61 of 61): a whole layer plus enorm, hnorm, eh_proj, shared_head and their own
+// embed_tokens. They are recognized, dropped from the catalog with a note (which `moe info`
+// prints), and the model loads and runs without them.
 TEST(HfFolder, MtpLayersSkippedWithNote) {
   const std::string src = Conf("deepseek2-f32") + "/hf";
   const std::vector<std::pair<std::string, std::string>> mtp = {
       {"model.layers.3.eh_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"},
       {"model.layers.3.enorm.weight", "model.norm.weight"},
-      {"model.layers.3.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"}};
+      {"model.layers.3.hnorm.weight", "model.norm.weight"},
+      {"model.layers.3.embed_tokens.weight", "model.embed_tokens.weight"},
+      {"model.layers.3.shared_head.norm.weight", "model.norm.weight"},
+      {"model.layers.3.shared_head.head.weight", "lm_head.weight"},
+      {"model.layers.3.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"},
+      {"model.layers.3.mlp.experts.0.up_proj.weight", "model.layers.1.mlp.experts.0.up_proj.weight"}};
   TempDir d;
   ShardFolder(src, d, mtp);
   auto r = LoadHfFolder(d.Path());
   ASSERT_FALSE(r.ok());  // num_nextn_predict_layers = 0 in the conformance config
   EXPECT_NE(r.status().message().find("belongs to layer 3"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("num_nextn_predict_layers = 0"), std::string::npos) << r.status().message();
 
   auto cfg = ReadJsonFile(src + "/config.json");
   ASSERT_TRUE(cfg.ok());
@@ -493,9 +503,22 @@ TEST(HfFolder, MtpLayersSkippedWithNote) {
   auto ok = LoadHfFolder(d.Path());
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   ASSERT_EQ(ok->notes.size(), 1u);
-  EXPECT_NE(ok->notes[0].find("skipped 3 tensors of multi-token-prediction layer 3"), std::string::npos)
+  EXPECT_NE(ok->notes[0].find("skipped 8 tensors of multi-token-prediction layer 3"), std::string::npos)
       << ok->notes[0];
-  EXPECT_FALSE(ok->catalog.Contains("blk.3.attn_q_a.weight"));
+  for (const TensorEntry& e : ok->catalog.entries()) EXPECT_NE(e.name.rfind("blk.3.", 0), 0u) << e.name;
+
+  auto m = Model::Load(d.Path(), {});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ((*m)->config().num_hidden_layers, 3);
+  EXPECT_EQ((*m)->notes(), ok->notes);
+  EXPECT_TRUE((*m)->unused_tensors().empty()) << (*m)->unused_tensors().front();
+  auto plain = Model::Load(src, {});
+  ASSERT_TRUE(plain.ok());
+  ThreadPool pool(1);
+  auto a = EvalLogits(**m, std::vector<int32_t>{346, 17, 262}, pool);
+  auto b = EvalLogits(**plain, std::vector<int32_t>{346, 17, 262}, pool);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
 }
 
 TEST(HfFolder, UnknownTensorsKeptWithNote) {
