@@ -45,18 +45,7 @@ std::string ChatTemplateSource(const Model& m, const std::string& path) {
     if (auto* t = m.gguf()->Find("tokenizer.chat_template"); t && t->AsString()) return *t->AsString();
     return "";
   }
-  // Hugging Face: chat_template.jinja, else tokenizer_config.json's chat_template (a string,
-  // or a list of {name, template} where "default" is used).
-  if (auto text = ReadTextFile(path + "/chat_template.jinja"); text.ok()) return std::move(*text);
-  auto cfg = ReadJsonFile(path + "/tokenizer_config.json");
-  if (!cfg.ok() || !cfg->contains("chat_template")) return "";
-  const auto& ct = (*cfg)["chat_template"];
-  if (ct.is_string()) return ct.get<std::string>();
-  if (ct.is_array())
-    for (const auto& e : ct)
-      if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
-        return e["template"].get<std::string>();
-  return "";
+  return HfChatTemplate(path);
 }
 
 void RegisterText(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out) {

@@ -26,6 +26,20 @@ Result<nlohmann::json> ReadJsonFile(const std::string& path, uint64_t max_bytes)
   return j;
 }
 
+std::string HfChatTemplate(const std::string& dir) {
+  if (auto file = MappedFile::Open(dir + "/chat_template.jinja", LoadOptions{}); file.ok())
+    return std::string(reinterpret_cast<const char*>((*file)->data()), (*file)->size());
+  auto cfg = ReadJsonFile(dir + "/tokenizer_config.json");
+  if (!cfg.ok() || !cfg->is_object() || !cfg->contains("chat_template")) return "";
+  const auto& ct = (*cfg)["chat_template"];
+  if (ct.is_string()) return ct.get<std::string>();
+  if (ct.is_array())
+    for (const auto& e : ct)
+      if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
+        return e["template"].get<std::string>();
+  return "";
+}
+
 namespace {
 
 // Adds every tensor of one shard, refusing names already seen in another shard.

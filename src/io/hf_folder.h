@@ -20,6 +20,11 @@ namespace moe {
 // Reads and parses a JSON file of at most `max_bytes`; never throws. Errors name the file.
 Result<nlohmann::json> ReadJsonFile(const std::string& path, uint64_t max_bytes = 64ull << 20);
 
+// The folder's chat template source: chat_template.jinja, else tokenizer_config.json's
+// chat_template (a string, or a list of {name, template} whose "default" is used); "" when it
+// has none or the files cannot be read.
+std::string HfChatTemplate(const std::string& dir);
+
 struct SafetensorsCheckpoint {
   TensorCatalog catalog;                            // every tensor of every shard, HF names
   std::vector<std::shared_ptr<MappedFile>> files;   // the mapped shards (also kept by catalog)

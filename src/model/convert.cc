@@ -3,15 +3,17 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <vector>
 
+#include "base/progress.h"
 #include "io/gguf_writer.h"
+#include "io/hf_folder.h"
 #include "model/hf_config.h"
 #include "model/synth.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moe {
 namespace {
@@ -27,11 +29,15 @@ struct OutTensor {
   std::vector<const TensorEntry*> parts;
 };
 
-// Decodes row r of a [rows, cols] catalog tensor (FP8 with its scale grid) into out.
-void DecodeRow(const TensorEntry& e, const TensorEntry* scales, size_t cols, size_t r, float* out) {
+// Decodes row r of a [rows, cols] catalog tensor into out. FP8 rows take their block-row of
+// the scale grid, widened to float32 into `scale_row` (scales may be F32, BF16 or F16).
+void DecodeRow(const TensorEntry& e, const TensorEntry* scales, size_t cols, size_t r, std::vector<float>& scale_row,
+               float* out) {
   if (*e.dtype == DType::kF8E4M3) {
-    const float* s = reinterpret_cast<const float*>(scales->data) + r / kF8Block * scales->shape.back();
-    DequantizeRowF8(e.data + r * cols, s, cols, out);
+    const size_t n = scales->shape.back();
+    scale_row.resize(n);
+    DequantizeRow(*scales->dtype, scales->data + r / kF8Block * RowBytes(*scales->dtype, n), n, scale_row.data());
+    DequantizeRowF8(e.data + r * cols, scale_row.data(), cols, out);
   } else {
     DequantizeRow(*e.dtype, e.data + r * RowBytes(*e.dtype, cols), cols, out);
   }
@@ -51,9 +57,11 @@ Result<std::vector<OutTensor>> PlanTensors(const HfCheckpoint& ck, DType type) {
       const TensorEntry* s = ck.catalog.Find(e.name + "_scale_inv");
       const uint64_t rows = e.shape.size() == 2 ? e.shape[0] : 0, cols = e.shape.empty() ? 0 : e.shape.back();
       const std::vector<uint64_t> want = {(rows + kF8Block - 1) / kF8Block, (cols + kF8Block - 1) / kF8Block};
-      if (e.shape.size() != 2 || !s || s->dtype != DType::kF32 || s->shape != want)
-        return Status::Errorf("{}: FP8 tensor '{}' {} needs an F32 '{}_scale_inv' of shape {}", ck.dir, e.name,
-                              ShapeString(e.shape), e.name, ShapeString(want));
+      const bool float_scales = s && (s->dtype == DType::kF32 || s->dtype == DType::kBF16 || s->dtype == DType::kF16);
+      if (e.shape.size() != 2 || !float_scales || s->shape != want)
+        return Status::Errorf("{}: FP8 tensor '{}' {} needs an F32, BF16 or F16 '{}_scale_inv' of shape {}, found {}",
+                              ck.dir, e.name, ShapeString(e.shape), e.name, ShapeString(want),
+                              s ? fmt::format("{} {}", s->type_name, ShapeString(s->shape)) : "none");
     }
     const bool matrix = e.shape.size() == 2 && e.name.find("ffn_gate_inp") == std::string::npos;
     const DType t = matrix ? type : DType::kF32;
@@ -79,15 +87,26 @@ Result<std::vector<OutTensor>> PlanTensors(const HfCheckpoint& ck, DType type) {
   return out;
 }
 
-// tokenizer.ggml.* from a byte-level BPE tokenizer.json (+ tokenizer_config.json for the
-// chat template and add_bos/add_eos).
+// tokenizer.ggml.* from a byte-level BPE tokenizer.json (+ tokenizer_config.json), written so
+// that Tokenizer::FromGguf behaves as Tokenizer::FromHfJson does on the folder: the pre-tokenizer
+// name is the preset that splits like tokenizer.json's pre_tokenizer (not the family's usual
+// one: small or custom tokenizers differ), BOS/EOS and add_bos/add_eos are the folder
+// tokenizer's, and the chat template is the one `moe chat` would use for the folder.
 Status WriteTokenizer(const HfCheckpoint& ck, GgufWriter& w) {
   const std::string path = ck.dir + "/tokenizer.json";
-  std::ifstream in(path);
-  if (!in) return Status::Errorf("{}: cannot open", path);
-  json t = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (t.is_discarded() || !t.is_object()) return Status::Errorf("{}: not a JSON object", path);
-  const json& model = t.contains("model") ? t["model"] : json();
+  MOE_ASSIGN_OR_RETURN(const json t, ReadJsonFile(path));
+  json cfg;
+  const bool has_cfg = std::filesystem::is_regular_file(ck.dir + "/tokenizer_config.json");
+  if (has_cfg) {
+    MOE_ASSIGN_OR_RETURN(cfg, ReadJsonFile(ck.dir + "/tokenizer_config.json"));
+  }
+  auto folder_tok = Tokenizer::FromHfJson(t, has_cfg ? &cfg : nullptr);
+  if (!folder_tok.ok()) return folder_tok.status().WithContext(ck.dir);
+  const Tokenizer& hf = **folder_tok;
+  auto pre = Tokenizer::GgufPreName(t, GgufTokenizerPre(ck.config));
+  if (!pre.ok()) return pre.status().WithContext(ck.dir);
+  static const json kNone;
+  const json& model = t.contains("model") ? t["model"] : kNone;
   if (!model.is_object() || model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object())
     return Status::Errorf("{}: model.type is not \"BPE\" with a vocab object (only byte-level BPE converts)", path);
   std::map<int64_t, std::pair<std::string, int32_t>> by_id;  // id -> (text, token type)
@@ -120,29 +139,30 @@ Status WriteTokenizer(const HfCheckpoint& ck, GgufWriter& w) {
       else return Status::Errorf("{}: a merges entry is neither \"a b\" nor [\"a\", \"b\"]", path);
     }
   w.SetString("tokenizer.ggml.model", "gpt2");
-  w.SetString("tokenizer.ggml.pre", GgufTokenizerPre(ck.config));
+  w.SetString("tokenizer.ggml.pre", *pre);
   w.SetStringArray("tokenizer.ggml.tokens", tokens);
   w.SetI32Array("tokenizer.ggml.token_type", types);
   w.SetStringArray("tokenizer.ggml.merges", merges);
-  if (ck.generation.bos_token_id) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*ck.generation.bos_token_id));
-  if (!ck.generation.eos_token_ids.empty())
-    w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(ck.generation.eos_token_ids.front()));
-  std::ifstream tc(ck.dir + "/tokenizer_config.json");
-  json cfg = tc ? json::parse(tc, nullptr, false) : json();
-  if (cfg.is_object()) {
-    if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
-      w.SetBool("tokenizer.ggml.add_bos_token", cfg["add_bos_token"].get<bool>());
-    if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean())
-      w.SetBool("tokenizer.ggml.add_eos_token", cfg["add_eos_token"].get<bool>());
-    if (cfg.contains("chat_template") && cfg["chat_template"].is_string())
-      w.SetString("tokenizer.chat_template", cfg["chat_template"].get<std::string>());
-  }
+  // The folder tokenizer's ids first (tokenizer_config.json, post_processor); config files
+  // otherwise. Extra generation_config eos ids stay end-of-generation when their text is one
+  // llama.cpp recognizes (<|im_end|>, <|endoftext|>, ...).
+  const int64_t bos = hf.bos_id() >= 0 ? hf.bos_id() : ck.generation.bos_token_id.value_or(-1);
+  const int64_t eos = hf.eos_id() >= 0 ? hf.eos_id()
+                      : ck.generation.eos_token_ids.empty() ? -1 : ck.generation.eos_token_ids.front();
+  if (bos >= 0) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bos));
+  if (eos >= 0) w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos));
+  if (hf.unk_id() >= 0) w.SetU32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(hf.unk_id()));
+  if (hf.pad_id() >= 0) w.SetU32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(hf.pad_id()));
+  // Always written: without them a GGUF reader falls back to the pre-tokenizer's default.
+  w.SetBool("tokenizer.ggml.add_bos_token", hf.add_bos());
+  w.SetBool("tokenizer.ggml.add_eos_token", hf.add_eos());
+  if (const std::string tmpl = HfChatTemplate(ck.dir); !tmpl.empty()) w.SetString("tokenizer.chat_template", tmpl);
   return Status();
 }
 
 }  // namespace
 
-Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& out_path) {
+Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& out_path, const ConvertOptions& opts) {
   if (type != DType::kF32 && type != DType::kBF16 && type != DType::kQ8_0)
     return Status::Errorf("convert: --type {} is not supported (f32, bf16, q8_0)", DTypeName(type));
   MOE_ASSIGN_OR_RETURN(HfCheckpoint ck, LoadHfFolder(dir));
@@ -154,10 +174,16 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
   GgufWriter w;
   WriteArchMetadata(ck.config, type, w);
   MOE_RETURN_IF_ERROR(WriteTokenizer(ck, w));
-  for (const OutTensor& t : plan) w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+  uint64_t total = 0;
+  for (const OutTensor& t : plan) {
+    w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+    total += w.TensorBytes(w.num_tensors() - 1);
+  }
   MOE_RETURN_IF_ERROR(w.Begin(out_path));
+  Progress progress("converting " + out_path, total, opts.progress);
+  uint64_t done = 0;  // output bytes converted so far
   std::vector<uint8_t> bytes;
-  std::vector<float> row;
+  std::vector<float> row, scale_row;
   for (const OutTensor& t : plan) {
     // One output tensor at a time (a stacked expert tensor holds all its experts).
     const size_t cols = t.shape.back();
@@ -169,12 +195,15 @@ Status ConvertHfToGguf(const std::string& dir, DType type, const std::string& ou
       const TensorEntry& e = *t.parts[p];
       const TensorEntry* scales = ck.catalog.Find(e.name + "_scale_inv");
       for (size_t r = 0; r < rows_per_part; ++r) {
-        DecodeRow(e, scales, cols, r, row.data());
+        DecodeRow(e, scales, cols, r, scale_row, row.data());
         QuantizeRow(t.type, row.data(), cols, bytes.data() + (p * rows_per_part + r) * rb);
       }
+      progress.Update(done + (p + 1) * rows_per_part * rb);  // per expert: stacked tensors are large
     }
     MOE_RETURN_IF_ERROR(w.WriteTensor(bytes.data(), bytes.size()));
+    done += bytes.size();
   }
+  progress.Finish();
   return w.Finish();
 }
 

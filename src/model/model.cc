@@ -35,6 +35,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   MOE_RETURN_IF_ERROR(m->cfg_.Validate().WithContext(path));
   Binder binder(*catalog, path);
   MOE_RETURN_IF_ERROR(family->bind(m->cfg_, binder, &m->w_));
+  m->w_.widened_scales = binder.TakeWidenedScales();
   m->unused_ = binder.Unused();
 
   const ModelConfig& c = m->cfg_;

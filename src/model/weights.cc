@@ -28,15 +28,23 @@ Result<const float*> Binder::Fp8Scales(const std::string& name, std::vector<uint
   lead.push_back((cols + kF8Block - 1) / kF8Block);
   const TensorEntry* s = catalog_.Find(sname);
   if (!s)
-    return Status::Errorf("{}: FP8 tensor '{}' has no block scales: missing tensor '{}' (expected F32 {} for "
-                          "128x128 blocks)", file_, name, sname, ShapeString(lead));
-  if (s->dtype != DType::kF32)
-    return Status::Errorf("{}: scale tensor '{}' has type {}, expected F32", file_, sname,
-                          s->type_name.empty() ? GgmlTypeName(s->ggml_type) : s->type_name);
+    return Status::Errorf("{}: FP8 tensor '{}' has no block scales: missing tensor '{}' (expected F32, BF16 or F16 {} "
+                          "for 128x128 blocks)", file_, name, sname, ShapeString(lead));
+  if (s->dtype != DType::kF32 && s->dtype != DType::kBF16 && s->dtype != DType::kF16)
+    return Status::Errorf("{}: scale tensor '{}' has type {}, expected F32, BF16 or F16 (block scales of '{}')",
+                          file_, sname, s->type_name.empty() ? GgmlTypeName(s->ggml_type) : s->type_name, name);
   if (s->shape != lead)
     return Status::Errorf("{}: scale tensor '{}' (offset {:#x}) has shape {}, expected {} = ceil({} / 128) for "
                           "128x128 blocks of '{}'", file_, sname, s->file_offset, ShapeString(s->shape),
                           ShapeString(lead), ShapeString({rows, cols}), name);
+  if (s->dtype != DType::kF32) {
+    // The shape check bounds the count: a grid is 1/16384 of its weight's elements.
+    const size_t n = s->NumElements();
+    auto& wide = widened_.emplace_back(std::make_unique<float[]>(n));
+    DequantizeRow(*s->dtype, s->data, n, wide.get());
+    used_.push_back(sname);
+    return wide.get();
+  }
   if (reinterpret_cast<uintptr_t>(s->data) % alignof(float) != 0)
     return Status::Errorf("{}: scale tensor '{}' starts at offset {:#x}, not a multiple of 4", file_, sname,
                           s->file_offset);

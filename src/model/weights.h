@@ -1,7 +1,8 @@
 // Bound weights of a decoder: every tensor a family declares, looked up by name, checked
 // for dtype and shape, and viewed in place inside the mapped file. Small vectors (norms,
 // router bias) are converted to float32 at load. FP8 matrices are bound together with their
-// block-scale tensor ("X.weight" + "X.weight_scale_inv", DeepSeek-V3's layout).
+// block-scale tensor ("X.weight" + "X.weight_scale_inv", DeepSeek-V3's layout): F32 grids are
+// viewed in place, BF16/F16 grids are widened to float32 once (1/16384 of the FP8 bytes).
 #pragma once
 
 #include <memory>
@@ -78,6 +79,9 @@ struct ModelWeights {
   std::vector<float> output_norm;
   std::vector<float> rope_freq_factors;  // optional (Llama 3 rope_freqs)
   std::vector<LayerWeights> layers;
+  // FP8 scale grids the file stores as BF16/F16, widened to float32 at load; WeightMatrix::scales
+  // points into them (Binder::TakeWidenedScales hands them over).
+  std::vector<std::unique_ptr<float[]>> widened_scales;
 };
 
 // Looks tensors up in a catalog and checks them against the shapes the config implies.
@@ -93,17 +97,21 @@ class Binder {
   Result<std::vector<float>> Vector(const std::string& name, int64_t n, const std::string& why);
   // Names of catalog tensors never bound (reported by `moe info`, e.g. MTP layers).
   std::vector<std::string> Unused() const;
+  // The float32 copies of BF16/F16 scale grids made while binding; the bound matrices point
+  // into them, so they must live as long as the weights (ModelWeights::widened_scales).
+  std::vector<std::unique_ptr<float[]>> TakeWidenedScales() { return std::move(widened_); }
 
  private:
   Result<const TensorEntry*> Lookup(const std::string& name, const std::vector<uint64_t>& shape,
                                     const std::string& why);
-  // For an FP8 tensor `name` (".weight"): its float32 "<name>_scale_inv" grid, checked to be
-  // [lead..., ceil(rows / 128), ceil(cols / 128)].
+  // For an FP8 tensor `name` (".weight"): its "<name>_scale_inv" grid as float32 (F32 in place,
+  // BF16/F16 widened into widened_), checked to be [lead..., ceil(rows / 128), ceil(cols / 128)].
   Result<const float*> Fp8Scales(const std::string& name, std::vector<uint64_t> lead, uint64_t rows,
                                  uint64_t cols);
   const TensorCatalog& catalog_;
   std::string file_;
   std::vector<std::string> used_;
+  std::vector<std::unique_ptr<float[]>> widened_;
 };
 
 }  // namespace moe

@@ -40,6 +40,11 @@ class Tokenizer {
   // add_bos_token/add_eos_token and the bos/eos token names.
   static Result<std::unique_ptr<Tokenizer>> FromHfJson(const nlohmann::json& tokenizer_json,
                                                        const nlohmann::json* tokenizer_config);
+  // The `tokenizer.ggml.pre` name under which FromGguf splits text as this tokenizer.json's
+  // pre_tokenizer does (same pieces of a probe text covering digit runs, whitespace, newlines,
+  // contractions, punctuation, CJK and emoji; same ignore_merges), trying `preferred` first.
+  // For writing a GGUF; an error when no name llama.cpp knows splits the same way.
+  static Result<std::string> GgufPreName(const nlohmann::json& tokenizer_json, std::string_view preferred);
 
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;

@@ -1,6 +1,7 @@
 // Tokenizer::FromHfJson: Hugging Face tokenizer.json (+ tokenizer_config.json) for byte-level
 // BPE. Reads model.{vocab,merges,ignore_merges,unk_token}, added_tokens, the pre_tokenizer tree
 // (ByteLevel, Split with a regex or string, Digits, Sequence) and the post_processor's BOS/EOS.
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -271,6 +272,51 @@ Result<std::unique_ptr<Impl>> BuildFromHfJson(const json& tj, const json* config
 }
 
 }  // namespace
+
+Result<std::string> Tokenizer::GgufPreName(const json& tokenizer_json, std::string_view preferred) {
+  // llama.cpp's convert_hf_to_gguf.py probe (chktxt), abridged: the cases where the presets differ.
+  static const std::string kProbe =
+      "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ ✅ 🦙🦙 3 33 333 3333 33333 "
+      "333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ ------======= "
+      "нещо на Български ```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? "
+      "'M not sure I'll make it, 'D you like some tea? We'Ve a'lL ひらがな カタカナ 한국어 x1y22z333 "
+      "tab\tend  two  spaces   \r\n$100,000 {\"a\": [1, 2]} <|tag|> __init__ foo.bar(baz) αβγ ÀÉÎ";
+  // One name per distinct preset of PreTokenizerForName (aliases left out).
+  static const char* const kNames[] = {"gpt-2", "llama-bpe", "dbrx", "qwen2", "deepseek-v3", "deepseek-llm",
+                                       "deepseek-coder", "starcoder", "falcon", "gpt-4o", "tekken", "bloom",
+                                       "viking", "seed-coder", "bailingmoe", "default"};
+  try {
+    if (!tokenizer_json.is_object()) return Status::Errorf("{}: the document is not a JSON object", kSrc);
+    std::vector<std::string> patterns, warnings;
+    MOE_RETURN_IF_ERROR(
+        CollectPatterns(tokenizer_json.value("pre_tokenizer", json()), "pre_tokenizer", &patterns, &warnings, 0));
+    const json& model = tokenizer_json.contains("model") ? tokenizer_json["model"] : json();
+    const bool ignore_merges = model.is_object() && model.value("ignore_merges", false);
+    auto split = [](const RegexSplitter& s) {
+      std::vector<TextSpan> pieces;
+      s.Split(kProbe, &pieces);
+      std::vector<std::pair<uint32_t, uint32_t>> out;
+      for (const TextSpan& p : pieces) out.emplace_back(p.begin, p.end);
+      return out;
+    };
+    MOE_ASSIGN_OR_RETURN(RegexSplitter hf, RegexSplitter::Compile(patterns));
+    const auto want = split(hf);
+    std::vector<std::string_view> names;
+    if (!preferred.empty()) names.push_back(preferred);
+    names.insert(names.end(), std::begin(kNames), std::end(kNames));
+    for (std::string_view name : names) {
+      const PreTokenizerPreset p = PreTokenizerForName(name);
+      if (!p.known || p.ignore_merges != ignore_merges) continue;
+      MOE_ASSIGN_OR_RETURN(RegexSplitter s, RegexSplitter::Compile(p.patterns));
+      if (split(s) == want) return std::string(name);
+    }
+    return Status::Errorf("{}: the pre_tokenizer (ignore_merges {}) splits text unlike every tokenizer.ggml.pre "
+                          "preset (tried {} and the llama.cpp presets), so no GGUF would tokenize like this folder",
+                          kSrc, ignore_merges, preferred.empty() ? "none preferred" : std::string(preferred));
+  } catch (const json::exception& e) {
+    return Status::Errorf("{}: unexpected structure: {}", kSrc, e.what());
+  }
+}
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJson(const json& tokenizer_json,
                                                          const json* tokenizer_config) {

@@ -1,6 +1,7 @@
 // End-to-end tests of the `moe` binary: synth → run/info/eval-logits on every family,
 // `moe info` numbers for the bench presets against formulas written out from the shapes,
-// and the one-line error / exit code 1 convention on bad input.
+// a Hugging Face folder with an MTP layer through info and convert, and the one-line error /
+// exit code 1 convention on bad input.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -210,6 +211,48 @@ void ExpectOneLineError(const Outcome& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("moe: ", 0), 0u) << r.err;
+}
+
+// A DeepSeek folder with a multi-token-prediction layer — the kit's 3-layer folder read as 2
+// decoder layers + num_nextn_predict_layers = 1 — loads with the MTP layer left unused and
+// `moe info` saying so; `moe convert` drops it too, and prints no progress line when stderr
+// is not a terminal.
+TEST(HfFolder, MtpNoteInInfoAndConvert) {
+  namespace fs = std::filesystem;
+  const std::string kit = std::string(MOE_TEST_DATA) + "/conformance/deepseek2-f32/hf/";
+  const std::string dir = Tmp("mtp-folder");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* f : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"})
+    fs::create_symlink(kit + f, dir + "/" + f);
+  std::ifstream in(kit + "config.json");
+  nlohmann::json cfg = nlohmann::json::parse(in);
+  cfg["num_hidden_layers"] = 2;
+  cfg["num_nextn_predict_layers"] = 1;
+  std::ofstream(dir + "/config.json") << cfg.dump(1);
+
+  Outcome i = Moe("info -m " + dir);
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_NE(i.out.find("note              skipped "), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("tensors of multi-token-prediction layer 2 (not used for decoding)"), std::string::npos)
+      << i.out;
+  Outcome j = Moe("info --json -m " + dir);
+  ASSERT_EQ(j.code, 0) << j.err;
+  auto info = nlohmann::json::parse(j.out);
+  EXPECT_EQ(info["config"]["num_hidden_layers"], 2);
+  ASSERT_FALSE(info["notes"].empty());
+  EXPECT_NE(info["notes"][0].get<std::string>().find("multi-token-prediction layer 2"), std::string::npos);
+  EXPECT_TRUE(info["unused_tensors"].empty()) << info["unused_tensors"].dump();
+
+  const std::string out = Tmp("mtp.gguf");
+  Outcome c = Moe("convert " + dir + " --type q8_0 -o " + out);
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.err, "wrote " + out + " (q8_0)\n");
+  Outcome g = Moe("info --json -m " + out);
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_EQ(nlohmann::json::parse(g.out)["config"]["num_hidden_layers"], 2);
+  fs::remove_all(dir);
+  fs::remove(out);
 }
 
 TEST(Errors, BadFilesAndFlagsGiveOneLine) {

@@ -1,7 +1,8 @@
 // Hugging Face folders: every conformance folder loads and matches its GGUF twin (config
 // fields, tensor names and shapes as the binders need them, weight values), the FP8 folder
-// loads but refuses to bind, sharded folders (index.json) load the same catalog, MTP layers
-// are skipped with a note, and broken folders / config.json files give clear errors.
+// binds with its block scales (F32, BF16 or F16), sharded folders (index.json) load the same
+// catalog, MTP layers are skipped with a note, and broken folders / config.json files give
+// clear errors.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,8 @@
 #include "io/safetensors.h"
 #include "model/hf_config.h"
 #include "model/hf_tensor_names.h"
+#include "model/convert.h"
+#include "model/eval.h"
 #include "model/model.h"
 
 namespace moe {
@@ -203,7 +207,9 @@ TEST(HfFolder, Fp8BinderErrors) {
       {{}, {"x.weight_scale_inv", "missing", "[2, 3]"}},
       {{entry("x.weight_scale_inv", DType::kF32, "F32", {2, 2}, scales.data())}, {"has shape [2, 2]", "expected [2, 3]"}},
       {{entry("x.weight_scale_inv", DType::kF32, "F32", {3, 2}, scales.data())}, {"has shape [3, 2]", "expected [2, 3]"}},
-      {{entry("x.weight_scale_inv", DType::kBF16, "BF16", {2, 3}, scales.data())}, {"type BF16", "expected F32"}},
+      {{entry("x.weight_scale_inv", DType::kF8E4M3, "F8_E4M3", {2, 3}, w8.data())},
+       {"'x.weight_scale_inv' has type F8_E4M3", "expected F32, BF16 or F16"}},
+      {{entry("x.weight_scale_inv", DType::kBF16, "BF16", {3, 3}, w8.data())}, {"has shape [3, 3]", "expected [2, 3]"}},
   };
   for (const Case& c : cases) {
     TensorCatalog cat;
@@ -224,6 +230,23 @@ TEST(HfFolder, Fp8BinderErrors) {
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->scales, scales.data());
   EXPECT_EQ(m->scale_stride, 3u);
+  // BF16 and F16 grids bind as float32 copies owned by the binder (then by the model).
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    const std::vector<float> want = {0.5f, 0.25f, 1.5f, 0.125f, 3.0f, 0.0009765625f};  // exact in bf16 and f16
+    std::vector<uint16_t> half(want.size());
+    QuantizeRow(dt, want.data(), want.size(), half.data());
+    TensorCatalog hc;
+    hc.Add(entry("x.weight", DType::kF8E4M3, "F8_E4M3", {200, 300}, w8.data()));
+    hc.Add(entry("x.weight_scale_inv", dt, std::string(DTypeName(dt)), {2, 3}, half.data()));
+    Binder hb(hc, "model.safetensors");
+    auto hm = hb.Matrix("x.weight", 200, 300, "test");
+    ASSERT_TRUE(hm.ok()) << hm.status().message();
+    EXPECT_EQ(std::vector<float>(hm->scales, hm->scales + 6), want) << DTypeName(dt);
+    EXPECT_TRUE(hb.Unused().empty());
+    auto owned = hb.TakeWidenedScales();
+    ASSERT_EQ(owned.size(), 1u);
+    EXPECT_EQ(owned[0].get(), hm->scales);
+  }
   auto v = b.Vector("v.weight", 300, "test");
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("'v.weight' is F8_E4M3"), std::string::npos) << v.status().message();
@@ -382,17 +405,96 @@ TEST(HfFolder, ShardErrors) {
   }
 }
 
+// Some FP8 checkpoints ship BF16 (or F16) weight_scale_inv tensors. The kit's fp8 folder with
+// its scales rounded to bf16 — values f32, bf16 and f16 all hold exactly (the kit's scales lie
+// in [5.7e-4, 2.2e-3], inside f16's normal range) — is written with F32, BF16 and F16 scale
+// tensors: the three give bitwise-equal logits and convert to byte-identical GGUF files.
+TEST(HfFolder, Fp8Bf16AndF16ScalesEqualF32) {
+  const std::string src = Conf("deepseek2-fp8") + "/hf";
+  auto st = OpenSafetensors(src + "/model.safetensors");
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  const std::vector<int32_t> tokens = {346, 17, 262, 5, 300, 88, 120, 41};
+  std::vector<float> logits[3];
+  std::string gguf[3];
+  const DType types[3] = {DType::kF32, DType::kBF16, DType::kF16};
+  for (int v = 0; v < 3; ++v) {
+    SCOPED_TRACE(DTypeName(types[v]));
+    TempDir t;
+    const std::string dir = t.Path("fp8");  // one folder name: it becomes general.name in the GGUF
+    fs::create_directories(dir);
+    for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+      fs::copy_file(src + "/" + f, dir + "/" + f);
+    std::vector<TensorEntry> copies;
+    std::vector<std::vector<uint8_t>> bytes;
+    copies.reserve(st->tensors.entries().size());
+    bytes.reserve(st->tensors.entries().size());
+    for (const TensorEntry& e : st->tensors.entries()) {
+      TensorEntry c = e;
+      if (e.name.ends_with("_scale_inv")) {
+        ASSERT_EQ(e.dtype, DType::kF32) << e.name;
+        const size_t n = e.NumElements();
+        std::vector<float> f(n);
+        DequantizeRow(DType::kF32, e.data, n, f.data());
+        for (float& x : f) {
+          x = Bf16ToF32(F32ToBf16(x));
+          ASSERT_TRUE(x >= 0x1p-14f && x <= 65504.0f) << e.name << " " << x;  // f16 normal: exact
+        }
+        std::vector<uint8_t>& b = bytes.emplace_back(RowBytes(types[v], n));
+        QuantizeRow(types[v], f.data(), n, b.data());
+        c.dtype = types[v];
+        c.type_name = v == 0 ? "F32" : v == 1 ? "BF16" : "F16";
+        c.data = b.data();
+        c.nbytes = b.size();
+      }
+      copies.push_back(std::move(c));
+    }
+    std::vector<const TensorEntry*> ptrs;
+    std::vector<std::string> names;
+    for (const TensorEntry& c : copies) {
+      ptrs.push_back(&c);
+      names.push_back(c.name);
+    }
+    WriteSafetensors(dir + "/model.safetensors", ptrs, names);
+    auto m = Model::Load(dir, {});
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    ThreadPool pool(1);
+    auto l = EvalLogits(**m, tokens, pool);
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    logits[v] = std::move(*l);
+    const std::string out = t.Path("out.gguf");
+    Status s = ConvertHfToGguf(dir, DType::kF32, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    std::ifstream in(out, std::ios::binary);
+    gguf[v].assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_EQ(logits[0].size(), tokens.size() * 384);
+  for (int v = 1; v < 3; ++v) {
+    EXPECT_EQ(logits[v], logits[0]) << DTypeName(types[v]);
+    EXPECT_TRUE(gguf[v] == gguf[0]) << DTypeName(types[v]);
+  }
+}
+
+// DeepSeek-V3 folders carry num_nextn_predict_layers multi-token-prediction layers after the
+// decoder (layer 61 of 61): a whole layer plus enorm, hnorm, eh_proj, shared_head and their own
+// embed_tokens. They are recognized, dropped from the catalog with a note (which `moe info`
+// prints), and the model loads and runs without them.
 TEST(HfFolder, MtpLayersSkippedWithNote) {
   const std::string src = Conf("deepseek2-f32") + "/hf";
   const std::vector<std::pair<std::string, std::string>> mtp = {
       {"model.layers.3.eh_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"},
       {"model.layers.3.enorm.weight", "model.norm.weight"},
-      {"model.layers.3.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"}};
+      {"model.layers.3.hnorm.weight", "model.norm.weight"},
+      {"model.layers.3.embed_tokens.weight", "model.embed_tokens.weight"},
+      {"model.layers.3.shared_head.norm.weight", "model.norm.weight"},
+      {"model.layers.3.shared_head.head.weight", "lm_head.weight"},
+      {"model.layers.3.self_attn.q_a_proj.weight", "model.layers.0.self_attn.q_a_proj.weight"},
+      {"model.layers.3.mlp.experts.0.up_proj.weight", "model.layers.1.mlp.experts.0.up_proj.weight"}};
   TempDir d;
   ShardFolder(src, d, mtp);
   auto r = LoadHfFolder(d.Path());
   ASSERT_FALSE(r.ok());  // num_nextn_predict_layers = 0 in the conformance config
   EXPECT_NE(r.status().message().find("belongs to layer 3"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("num_nextn_predict_layers = 0"), std::string::npos) << r.status().message();
 
   auto cfg = ReadJsonFile(src + "/config.json");
   ASSERT_TRUE(cfg.ok());
@@ -401,9 +503,22 @@ TEST(HfFolder, MtpLayersSkippedWithNote) {
   auto ok = LoadHfFolder(d.Path());
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   ASSERT_EQ(ok->notes.size(), 1u);
-  EXPECT_NE(ok->notes[0].find("skipped 3 tensors of multi-token-prediction layer 3"), std::string::npos)
+  EXPECT_NE(ok->notes[0].find("skipped 8 tensors of multi-token-prediction layer 3"), std::string::npos)
       << ok->notes[0];
-  EXPECT_FALSE(ok->catalog.Contains("blk.3.attn_q_a.weight"));
+  for (const TensorEntry& e : ok->catalog.entries()) EXPECT_NE(e.name.rfind("blk.3.", 0), 0u) << e.name;
+
+  auto m = Model::Load(d.Path(), {});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ((*m)->config().num_hidden_layers, 3);
+  EXPECT_EQ((*m)->notes(), ok->notes);
+  EXPECT_TRUE((*m)->unused_tensors().empty()) << (*m)->unused_tensors().front();
+  auto plain = Model::Load(src, {});
+  ASSERT_TRUE(plain.ok());
+  ThreadPool pool(1);
+  auto a = EvalLogits(**m, std::vector<int32_t>{346, 17, 262}, pool);
+  auto b = EvalLogits(**plain, std::vector<int32_t>{346, 17, 262}, pool);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
 }
 
 TEST(HfFolder, UnknownTensorsKeptWithNote) {

@@ -1,19 +1,24 @@
 // `moe convert` (model/convert.h) on the conformance kit's Hugging Face folders: the GGUF it
 // writes must load and reproduce independent references — the kit's own references of the
 // variant the conversion produces (f32 -> q8_0 is the kit's q8_0 model, bf16 -> bf16 its bf16
-// model, fp8 -> f32 the dequantized fp8 model) — and agree with the kit's GGUF twins.
+// model, fp8 -> f32 the dequantized fp8 model) — agree with the kit's GGUF twins, and carry
+// the folder's tokenizer and chat template.
 #include "model/convert.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include "io/gguf.h"
 #include "model/eval.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moe {
 namespace {
@@ -131,6 +136,113 @@ TEST_F(ConvertTest, Fp8ToBf16StaysCloseToTheFolder) {
   auto m = Convert("deepseek2-fp8", DType::kBF16);
   ASSERT_TRUE(m);
   ExpectRefs(*m, "deepseek2-fp8", "", 0.5);
+}
+
+// ConvertOptions::progress: one line on stderr, redrawn with '\r', ending at 100% with GB and
+// GB/s; off by default (`moe convert` turns it on only when stderr is a terminal).
+TEST_F(ConvertTest, ProgressOnlyWhenAsked) {
+  const std::string out = (dir_ / "p.gguf").string();
+  ::testing::internal::CaptureStderr();
+  Status s = ConvertHfToGguf(kKit + "deepseek2-bf16/hf", DType::kBF16, out, {.progress = true});
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(err.rfind("\rconverting " + out + " [", 0), 0u) << err;
+  EXPECT_NE(err.find("100.0%"), std::string::npos) << err;
+  EXPECT_NE(err.find("GB/s\n"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+
+  ::testing::internal::CaptureStderr();
+  s = ConvertHfToGguf(kKit + "deepseek2-bf16/hf", DType::kBF16, out);
+  err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(err, "");
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Every input of the kit's tokenizer vectors (tests/data/tokenizer/*.inp: "<input>\n__ggml_vocab_test__\n"
+// repeated), distinct, plus text with special tokens written in it.
+std::vector<std::string> KitTokenizerTexts() {
+  std::set<std::string> texts;
+  for (const auto& f : fs::directory_iterator(std::string(MOE_TEST_DATA) + "/tokenizer")) {
+    if (f.path().extension() != ".inp") continue;
+    const std::string data = ReadText(f.path().string()), sep = "\n__ggml_vocab_test__\n";
+    for (size_t pos = 0, hit; (hit = data.find(sep, pos)) != std::string::npos; pos = hit + sep.size())
+      texts.insert(data.substr(pos, hit - pos));
+  }
+  texts.insert("<|im_start|>user\nhi 1000 times<|im_end|>\n<｜begin▁of▁sentence｜>x<｜end▁of▁sentence｜>");
+  return {texts.begin(), texts.end()};
+}
+
+// The tokenizer written into the GGUF is the folder's own: the kit's tokenizer test strings give
+// the same ids from the GGUF as from tokenizer.json (plain, and with BOS/EOS and special-token
+// parsing), BOS/EOS/end-of-generation ids agree, and the chat template is carried verbatim
+// whether the folder keeps it in tokenizer_config.json or in chat_template.jinja.
+TEST_F(ConvertTest, TokenizerIsTheFolders) {
+  const std::vector<std::string> texts = KitTokenizerTexts();
+  ASSERT_GT(texts.size(), 40u);
+  struct Case {
+    const char* kase;
+    const char* chat_template;  // in tests/data/chat-templates/templates
+    bool jinja_file;            // chat_template.jinja instead of tokenizer_config.json
+  };
+  for (const Case& c : {Case{"deepseek2-f32", "deepseek-ai-DeepSeek-V3.1.jinja", false},
+                        Case{"qwen3moe-f32", "Qwen-Qwen3-0.6B.jinja", true}}) {
+    SCOPED_TRACE(c.kase);
+    const fs::path hf = dir_ / c.kase;
+    fs::create_directories(hf);
+    for (const char* f : {"config.json", "generation_config.json", "tokenizer.json", "model.safetensors"})
+      fs::create_symlink(kKit + c.kase + "/hf/" + f, hf / f);
+    const std::string tmpl = ReadText(std::string(MOE_TEST_DATA) + "/chat-templates/templates/" + c.chat_template);
+    ASSERT_FALSE(tmpl.empty());
+    nlohmann::json cfg = nlohmann::json::parse(ReadText(kKit + c.kase + "/hf/tokenizer_config.json"));
+    if (c.jinja_file) std::ofstream(hf / "chat_template.jinja", std::ios::binary) << tmpl;
+    else cfg["chat_template"] = tmpl;
+    std::ofstream(hf / "tokenizer_config.json") << cfg.dump(1);
+
+    const std::string out = (dir_ / (std::string(c.kase) + ".gguf")).string();
+    Status s = ConvertHfToGguf(hf.string(), DType::kQ8_0, out);
+    ASSERT_TRUE(s.ok()) << s.message();
+    auto gguf = GgufFile::Open(out);
+    ASSERT_TRUE(gguf.ok()) << gguf.status().message();
+    auto gt = Tokenizer::FromGguf(*gguf);
+    ASSERT_TRUE(gt.ok()) << gt.status().message();
+    const nlohmann::json tj = nlohmann::json::parse(ReadText((hf / "tokenizer.json").string()));
+    auto ht = Tokenizer::FromHfJson(tj, &cfg);
+    ASSERT_TRUE(ht.ok()) << ht.status().message();
+    const Tokenizer &g = **gt, &h = **ht;
+    EXPECT_TRUE(g.warnings().empty()) << g.warnings().front();
+
+    EXPECT_EQ(g.bos_id(), h.bos_id());
+    EXPECT_EQ(g.eos_id(), h.eos_id());
+    EXPECT_EQ(g.add_bos(), h.add_bos());
+    EXPECT_EQ(g.add_eos(), h.add_eos());
+    EXPECT_EQ(g.EogIds(), h.EogIds());
+    // What `moe run` stops on for the folder (its tokenizer's ids plus generation_config's
+    // eos_token_id) is what it stops on for the GGUF.
+    const nlohmann::json gen = nlohmann::json::parse(ReadText((hf / "generation_config.json").string()));
+    const nlohmann::json eos = gen["eos_token_id"].is_array() ? gen["eos_token_id"] : nlohmann::json::array({gen["eos_token_id"]});
+    for (const auto& id : eos) EXPECT_TRUE(g.IsEog(id.get<int32_t>())) << id;
+
+    const GgufValue* ct = gguf->Find("tokenizer.chat_template");
+    ASSERT_TRUE(ct && ct->AsString());
+    EXPECT_EQ(*ct->AsString(), tmpl);
+
+    int mismatches = 0;
+    for (const std::string& t : texts)
+      for (bool special : {false, true}) {
+        const auto want = h.Encode(t, special, special), got = g.Encode(t, special, special);
+        if (want != got && ++mismatches <= 5)
+          ADD_FAILURE() << "'" << t << "' (special " << special << "): tokenizer.json " << ::testing::PrintToString(want)
+                        << ", GGUF " << ::testing::PrintToString(got);
+      }
+    EXPECT_EQ(mismatches, 0);
+  }
 }
 
 TEST_F(ConvertTest, Errors) {

@@ -154,5 +154,49 @@ TEST(TokenizerHf, Errors) {
   EXPECT_NE(c.status().message().find("add_bos_token"), std::string::npos);
 }
 
+// The tokenizer.ggml.pre name `moe convert` writes: the preset that splits like the
+// tokenizer.json, judged by pieces, not by regex text — real files spell the same split
+// differently ((?i:'s|...) in Qwen2 and Llama 3, literal CJK ranges in DeepSeek-V3).
+TEST(TokenizerHf, GgufPreName) {
+  auto name = [](json tj, std::string_view preferred = "") {
+    auto n = Tokenizer::GgufPreName(tj, preferred);
+    return n.ok() ? *n : "error: " + n.status().message();
+  };
+  auto split = [](std::string regex) {
+    return json{{"type", "Split"}, {"pattern", {{"Regex", std::move(regex)}}}, {"behavior", "Isolated"},
+                {"invert", false}};
+  };
+  const json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
+  auto sequence = [&](std::vector<json> splits) {
+    splits.push_back(byte_level);
+    return json{{"type", "Sequence"}, {"pretokenizers", splits}};
+  };
+  const std::string contractions = R"((?i:'s|'t|'re|'ve|'m|'ll|'d))";
+  const std::string tail = R"( ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+  // The conformance tokenizers: plain ByteLevel (GPT-2's regex), whatever the family.
+  const json kit = ReadJson(TokDir() + "/models/deepseek2-f32/tokenizer.json");
+  EXPECT_EQ(name(kit, "deepseek-v3"), "gpt-2");
+  EXPECT_EQ(name(TinyJson({{"type", "ByteLevel"}, {"use_regex", true}}), "qwen2"), "gpt-2");
+
+  json t = TinyJson(sequence({split(contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|)" + tail)}));
+  EXPECT_EQ(name(t, "deepseek-v3"), "qwen2");  // Qwen2 / Qwen3
+  t = TinyJson(sequence({split(contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|)" + tail)}));
+  EXPECT_EQ(name(t), "dbrx");  // Llama 3's split without ignore_merges
+  t["model"]["ignore_merges"] = true;
+  EXPECT_EQ(name(t), "llama-bpe");  // Llama 3
+  t = TinyJson(sequence(
+      {split(R"(\p{N}{1,3})"), split("[一-龥\u3040-ゟ゠-ヿ]+"),
+       split(R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)")}));
+  EXPECT_EQ(name(t, "deepseek-v3"), "deepseek-v3");  // DeepSeek-V3 / R1 / Kimi-style sequence
+
+  // A split no preset makes is refused rather than written under a wrong name.
+  const std::string refused = name(TinyJson(sequence({split(R"(\s+|\S{1,2})")})), "qwen2");
+  EXPECT_EQ(refused.rfind("error: tokenizer.json: the pre_tokenizer", 0), 0u) << refused;
+  EXPECT_NE(refused.find("tried qwen2"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find('\n'), std::string::npos);
+  EXPECT_EQ(name(TinyJson({{"type", "Metaspace"}})).rfind("error: ", 0), 0u);
+}
+
 }  // namespace
 }  // namespace moe
