@@ -49,9 +49,6 @@ struct MlaWeights {
   std::vector<float> kv_a_norm;      // [kv_lora_rank]
   WeightMatrix kv_b;                 // [n_head·(nope+v), kv_lora_rank]
   WeightMatrix o;                    // [hidden, n_head·v]
-  // W_UK transposed per head, [n_head, kv_lora_rank, nope] float32: absorbs the key
-  // up-projection into the query (q_lat = W_UKᵀ q_nope) so decode attends over the latent.
-  std::vector<float> k_b_t;
 };
 
 struct FfnWeights {

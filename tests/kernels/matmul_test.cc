@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -222,6 +223,48 @@ TEST_P(MatMulTest, ThreadedEqualsSingleThread) {
         MatMulRows(ow.w, x.data(), cols, tokens, y1.data(), rows, 0, rows);
         ASSERT_EQ(y, y1) << Where(dt, rows, cols, tokens);
       }
+}
+
+// MatMulTransposed (y = x · W, rows of W are the reduction) against the reference on every
+// dtype and target, with strides, column tails, and rows that start mid FP8 block (a kv_b
+// head slice); each token's outputs must equal that token computed alone, bit for bit.
+TEST_P(MatMulTest, TransposedMatchesReferenceAndIsBatchInvariant) {
+  for (DType dt : kAllDTypes)
+    for (size_t rows : {1, 5, 128})
+      for (size_t cols : {32, 96, 544, 7, 100, 300}) {
+        if (cols % BlockSize(dt) != 0) continue;
+        const size_t tokens = 13, x_stride = rows + 3, y_stride = cols + 5;
+        const uint32_t seed = static_cast<uint32_t>(rows * 31 + cols);
+        const test::OwnedWeights whole = test::MakeWeights(dt, rows + 130, cols, test::RandomValues((rows + 130) * cols, seed), 34);
+        const WeightMatrix w = whole.w.RowSlice(130, rows);
+        const std::vector<float> x = test::RandomValues(tokens * x_stride, seed + 1, -2, 2);
+        std::vector<float> y(tokens * y_stride, -1.0f), y_ref(tokens * y_stride, -1.0f), y1(cols);
+        MatMulTransposed(w, x.data(), x_stride, tokens, y.data(), y_stride);
+        ref::MatMulTransposed(w, x.data(), x_stride, tokens, y_ref.data(), y_stride);
+        std::vector<float> deq(rows * cols);
+        for (size_t r = 0; r < rows; ++r) DequantizeWeightRow(w, r, deq.data() + r * cols);
+        for (size_t t = 0; t < tokens; ++t) {
+          MatMulTransposed(w, x.data() + t * x_stride, x_stride, 1, y1.data(), cols);
+          for (size_t c = 0; c < cols; ++c) {
+            double sum_abs = 0;
+            for (size_t r = 0; r < rows; ++r) sum_abs += std::fabs(double(deq[r * cols + c]) * x[t * x_stride + r]);
+            const std::string where = Where(dt, rows, cols, tokens) + " t=" + std::to_string(t) + " c=" + std::to_string(c);
+            ASSERT_NEAR(y[t * y_stride + c], y_ref[t * y_stride + c], test::ErrorBound(rows, sum_abs)) << where;
+            ASSERT_EQ(y[t * y_stride + c], y1[c]) << where << " alone differs";
+          }
+          ASSERT_EQ(y[t * y_stride + cols], -1.0f) << "wrote past the columns";
+        }
+      }
+}
+
+TEST_P(MatMulTest, TransposedFp8NanCodeGivesNan) {
+  const size_t rows = 4, cols = 160;
+  test::OwnedWeights ow = test::MakeWeights(DType::kF8E4M3, rows, cols, test::RandomValues(rows * cols, 3), 0);
+  ow.bytes[2 * ow.w.row_stride + 70] = 0x7F;  // row 2, column 70: NaN
+  const std::vector<float> x(rows, 1.0f);
+  std::vector<float> y(cols);
+  MatMulTransposed(ow.w, x.data(), rows, 1, y.data(), cols);
+  EXPECT_TRUE(std::isnan(y[70]));
 }
 
 TEST(MatMulThreads, RowBlocksCoverEveryRowOnce) {

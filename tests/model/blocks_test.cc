@@ -141,7 +141,6 @@ TEST(Mla, AbsorbedEqualsExpandedAttention) {
   w.kv_a_norm = kvnorm;
   w.kv_b = F32(wkvb, H * (nope + dv), C);
   w.o = F32(wo, E, H * dv);
-  AbsorbKeyProjection(c, &w);
   AttentionParams p;
   p.rope_freq = RopeFrequencies(rope, 10000, {}, {});
   p.scale = 0.37f;

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/matmul_common.h"
 
+#include <cmath>
 #include <limits>
 
 // Per-target toggle guard (Highway's re-inclusion protocol).
@@ -380,6 +381,107 @@ void MatMulRowsT(const WeightMatrix& w, const float* x, size_t x_stride, size_t 
     size_t r = row_begin;
     for (; r + kR <= row_end; r += kR) RowTiles<Dec, kR>(w, r, x, x_stride, t0, t1, y, y_stride);
     for (; r < row_end; ++r) RowTiles<Dec, 1>(w, r, x, x_stride, t0, t1, y, y_stride);
+  }
+}
+
+// ---- y = x · W (the weights' rows are the reduction): W_UK of MLA applied to queries ----
+// Lanes run along W's columns (the outputs), rows stream one at a time: a tile is kT tokens x
+// kV vectors of columns, each decoded weight vector feeds kT FMAs. Every output is
+// fma(x[t, r], W[r, c], acc) for r = 0, 1, ... in order, whatever the tile, so a token's
+// result does not depend on how many tokens share the call.
+
+// Lanes(d) weights of row `row` (index r of w) from column c, decoded and scaled to float32
+// (exact: the reference's dequantized values).
+template <class Dec, class D>
+HWY_INLINE hn::Vec<D> LoadScaled(D d, const WeightMatrix& w, size_t r, const void* row, size_t c) {
+  if constexpr (std::is_same_v<Dec, DecodeQ8_0>) {
+    return Dec::Load(d, row, c / kQ8_0Block, c % kQ8_0Block, Dec::Scale(d, row, c / kQ8_0Block));
+  } else if constexpr (std::is_same_v<Dec, DecodeF8>) {
+    // v · 2^-8 times (s · 2^8): the power of two is exact, so this is float32(v · s).
+    return hn::Mul(Dec::Load(d, row, c), hn::Set(d, w.RowScales(r)[c / kF8Block] * Dec::kScale));
+  } else {
+    return Dec::Load(d, row, c);
+  }
+}
+
+template <class Dec>
+float AtScaled(const WeightMatrix& w, size_t r, size_t c) {
+  const void* row = w.Row(r);
+  if constexpr (std::is_same_v<Dec, DecodeQ8_0>) {
+    const BlockQ8_0& b = static_cast<const BlockQ8_0*>(row)[c / kQ8_0Block];
+    return detail::HalfToFloat(b.d) * b.qs[c % kQ8_0Block];
+  } else if constexpr (std::is_same_v<Dec, DecodeF8>) {
+    return Dec::At(row, c) * w.RowScales(r)[c / kF8Block];
+  } else {
+    return Dec::At(row, c);
+  }
+}
+
+template <class Dec, size_t kT, size_t kV>
+HWY_NOINLINE void TileT(const WeightMatrix& w, const float* HWY_RESTRICT x, size_t x_stride,
+                        size_t t0, size_t c0, float* HWY_RESTRICT y, size_t y_stride) {
+  const FloatTag<Dec> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t n = hn::Lanes(d);
+  V acc[kT][kV];
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Zero(d);
+  bool nan = false;  // FP8 NaN codes decode as finite values on the vector route
+  for (size_t r = 0; r < w.rows; ++r) {
+    const void* row = w.Row(r);
+    V wv[kV];
+    for (size_t v = 0; v < kV; ++v) wv[v] = LoadScaled<Dec>(d, w, r, row, c0 + v * n);
+    if constexpr (std::is_same_v<Dec, DecodeF8>) nan |= DecodeF8::HasNaN(row, c0, c0 + kV * n);
+    for (size_t t = 0; t < kT; ++t) {
+      const V xv = hn::Set(d, x[(t0 + t) * x_stride + r]);
+      for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::MulAdd(xv, wv[v], acc[t][v]);
+    }
+  }
+  if (nan)
+    for (size_t t = 0; t < kT; ++t)
+      for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[t][v], d, y + (t0 + t) * y_stride + c0 + v * n);
+}
+
+template <class Dec, size_t kT, size_t kV>
+HWY_INLINE void TilesT(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                       size_t c0, float* y, size_t y_stride) {
+  size_t t = 0;
+  for (; t + kT <= n_tokens; t += kT) TileT<Dec, kT, kV>(w, x, x_stride, t, c0, y, y_stride);
+  for (; t < n_tokens; ++t) TileT<Dec, 1, kV>(w, x, x_stride, t, c0, y, y_stride);
+}
+
+template <class Dec>
+void MatMulTransposedT(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                       float* y, size_t y_stride) {
+  const FloatTag<Dec> d;
+  const size_t n = hn::Lanes(d);
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  constexpr size_t kV = 4;  // 6 x 4 accumulators, 4 weight vectors, 1 broadcast: 29 of 32
+#else
+  constexpr size_t kV = 2;  // 4 x 2 + 2 + 1 of 16
+#endif
+  size_t c = 0;
+  for (; c + kV * n <= w.cols; c += kV * n) TilesT<Dec, kTileTokens, kV>(w, x, x_stride, n_tokens, c, y, y_stride);
+  for (; c + n <= w.cols; c += n) TilesT<Dec, kTileTokens, 1>(w, x, x_stride, n_tokens, c, y, y_stride);
+  for (; c < w.cols; ++c) {  // columns short of a vector
+    for (size_t t = 0; t < n_tokens; ++t) {
+      float acc = 0;
+      for (size_t r = 0; r < w.rows; ++r) acc = std::fma(x[t * x_stride + r], AtScaled<Dec>(w, r, c), acc);
+      y[t * y_stride + c] = acc;
+    }
+  }
+}
+
+inline void MatMulTransposedExact(const WeightMatrix& w, const float* x, size_t x_stride,
+                                  size_t n_tokens, float* y, size_t y_stride) {
+  switch (w.dtype) {
+    case DType::kF32: return MatMulTransposedT<DecodeF32>(w, x, x_stride, n_tokens, y, y_stride);
+    case DType::kF16: return MatMulTransposedT<DecodeF16>(w, x, x_stride, n_tokens, y, y_stride);
+    case DType::kBF16: return MatMulTransposedT<DecodeBF16>(w, x, x_stride, n_tokens, y, y_stride);
+    case DType::kQ8_0: return MatMulTransposedT<DecodeQ8_0>(w, x, x_stride, n_tokens, y, y_stride);
+    case DType::kF8E4M3: return MatMulTransposedT<DecodeF8>(w, x, x_stride, n_tokens, y, y_stride);
   }
 }
 

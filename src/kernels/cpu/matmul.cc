@@ -18,6 +18,7 @@
 namespace moe {
 
 HWY_EXPORT(MatMulRowsExact);
+HWY_EXPORT(MatMulTransposedExact);
 HWY_EXPORT(QuantizeRowsQ8_0);
 
 namespace detail {
@@ -35,6 +36,13 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
   if (row_begin >= row_end || n_tokens == 0) return;
   HWY_DYNAMIC_DISPATCH(MatMulRowsExact)(w, x, x_stride, n_tokens, y, y_stride, row_begin,
                                         row_end);
+}
+
+void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                      float* y, size_t y_stride) {
+  MOE_DCHECK(w.dtype != DType::kF8E4M3 || w.scales != nullptr);
+  if (n_tokens == 0 || w.cols == 0) return;
+  HWY_DYNAMIC_DISPATCH(MatMulTransposedExact)(w, x, x_stride, n_tokens, y, y_stride);
 }
 
 void RowBlocksParallel(ThreadPool& pool, size_t rows,

@@ -45,6 +45,13 @@ void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out);
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end);
 
+// y[t * y_stride + c] = Σ_r x[t * x_stride + r] · W[r, c] for t < n_tokens and c < w.cols:
+// the product with W untransposed (its rows are the reduction, x has w.rows columns), on the
+// calling thread, float32 activations. Each output sums its w.rows products in row order
+// with FMA, whatever n_tokens. MLA applies W_UK (rows of kv_b) to queries this way.
+void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                      float* y, size_t y_stride);
+
 // The whole product, split over the pool's threads by blocks of rows.
 void MatMul(const WeightMatrix& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
 
@@ -143,6 +150,9 @@ namespace ref {
 // Plain loops over dequantized rows: the specification the SIMD kernels are tested against.
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end);
+// MatMulTransposed's specification: dequantized rows, products summed in row order.
+void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                      float* y, size_t y_stride);
 // The fast path's specification, as ggml's vec_dot_q8_0_q8_0: per 32-block an exact int32
 // sum of quant products times (d_w · d_x), summed in float; bf16 x bf16 products summed in
 // float.

@@ -46,7 +46,6 @@ Status BindMla(const ModelConfig& c, Binder& b, const std::string& p, MlaWeights
   MOE_ASSIGN_OR_RETURN(w->kv_a_norm, b.Vector(p + "attn_kv_a_norm.weight", C, why));
   MOE_ASSIGN_OR_RETURN(w->kv_b, b.Matrix(p + "attn_kv_b.weight", H * (nope + dv), C, why));
   MOE_ASSIGN_OR_RETURN(w->o, b.Matrix(p + "attn_output.weight", E, H * dv, why));
-  AbsorbKeyProjection(c, w);
   return Status();
 }
 

@@ -93,18 +93,6 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
 }
 
-void AbsorbKeyProjection(const ModelConfig& c, MlaWeights* w) {
-  const size_t H = c.num_attention_heads, C = c.kv_lora_rank, nope = c.qk_nope_head_dim, dv = c.v_head_dim;
-  w->k_b_t.assign(H * C * nope, 0.0f);
-  std::vector<float> row(C);
-  for (size_t h = 0; h < H; ++h) {
-    for (size_t d = 0; d < nope; ++d) {
-      DequantizeWeightRow(w->kv_b, h * (nope + dv) + d, row.data());
-      for (size_t ci = 0; ci < C; ++ci) w->k_b_t[(h * C + ci) * nope + d] = row[ci];
-    }
-  }
-}
-
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
@@ -132,12 +120,14 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
     std::copy(row + C, row + C + rope, rows.kv[i]->V(pos));
     ApplyRope(q.data() + i * H * qk + nope, H, qk, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos));
   }
-  // Absorbed queries q_lat[i, h] = W_UK,hᵀ · q_nope[i, h]   ([n, H, C]).
+  // Absorbed queries q_lat[i, h] = W_UK,hᵀ · q_nope[i, h]   ([n, H, C]), with W_UK,h the
+  // kv_b rows [h(nope+dv), +nope) read as stored (rows are the reduction): no transposed
+  // float copy of kv_b, which for DeepSeek-V3 would be 2 GB read on every token.
   std::vector<float> q_lat(n * H * C), o_lat(n * H * C), o(n * H * dv);
   pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
     for (size_t h = b; h < e; ++h) {
-      WeightMatrix kbt{DType::kF32, w.k_b_t.data() + h * C * nope, C, nope, nope * sizeof(float)};
-      MatMulRows(kbt, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C, 0, C);
+      const WeightMatrix wuk = w.kv_b.RowSlice(h * (nope + dv), nope);
+      MatMulTransposed(wuk, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C);
     }
   });
   // Scores over the cache, a group of heads at a time: each cached row is read once for the

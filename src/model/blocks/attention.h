@@ -50,9 +50,6 @@ struct BatchRows {
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool);
 
-// Fills w->k_b_t from kv_b: W_UK of each head transposed to [kv_lora_rank, qk_nope] float32.
-void AbsorbKeyProjection(const ModelConfig& cfg, MlaWeights* w);
-
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool);
 

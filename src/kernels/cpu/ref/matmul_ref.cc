@@ -36,6 +36,18 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
 
 namespace moe::ref {
 
+void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                      float* y, size_t y_stride) {
+  std::vector<float> row(w.cols);
+  for (size_t t = 0; t < n_tokens; ++t)
+    for (size_t c = 0; c < w.cols; ++c) y[t * y_stride + c] = 0;
+  for (size_t r = 0; r < w.rows; ++r) {
+    DequantizeWeightRow(w, r, row.data());
+    for (size_t t = 0; t < n_tokens; ++t)
+      for (size_t c = 0; c < w.cols; ++c) y[t * y_stride + c] += x[t * x_stride + r] * row[c];
+  }
+}
+
 void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                              size_t y_stride, size_t row_begin, size_t row_end) {
   for (size_t r = row_begin; r < row_end; ++r) {
