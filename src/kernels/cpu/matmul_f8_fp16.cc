@@ -37,24 +37,48 @@
 namespace moe::detail {
 namespace {
 
+// The two fp16 instructions on integer vectors. Clang 14 declares the AVX512_FP16 intrinsics
+// (and _Float16) only for files compiled with -mavx512fp16, which would let the compiler use
+// AVX-512 in this file's inline functions shared with other files, so there they are inline
+// assembly; GCC has the intrinsics, which schedule better (opaque asm measured 0.75x).
+// acc + a · b, 32 fp16 lanes (vfmadd231ph).
+MOE_AVX512_FP16 inline __m512i FmaPh(__m512i acc, __m512i a, __m512i b) {
+#if defined(__clang__) && __clang_major__ < 15
+  asm("vfmadd231ph %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "v"(b));
+  return acc;
+#else
+  return _mm512_castph_si512(
+      _mm512_fmadd_ph(_mm512_castsi512_ph(a), _mm512_castsi512_ph(b), _mm512_castsi512_ph(acc)));
+#endif
+}
+// a + b, 16 fp16 lanes (vaddph).
+MOE_AVX512_FP16 inline __m256i AddPh(__m256i a, __m256i b) {
+#if defined(__clang__) && __clang_major__ < 15
+  asm("vaddph %[b], %[a], %[a]" : [a] "+v"(a) : [b] "v"(b));
+  return a;
+#else
+  return _mm256_castph_si256(_mm256_add_ph(_mm256_castsi256_ph(a), _mm256_castsi256_ph(b)));
+#endif
+}
+
 // Products of 32 columns from c (lanes outside mask m are zero; kFull: all 32 lanes, plain
 // loads) added to the fp16 block sums.
 template <bool kFull, size_t kR, size_t kT>
 MOE_AVX512_FP16 inline void Products(const uint8_t* const* wr, const uint16_t* const* xr, size_t c,
-                                     __mmask32 m, __m512h (&part)[kR][kT]) {
+                                     __mmask32 m, __m512i (&part)[kR][kT]) {
   const __m512i keep = _mm512_set1_epi16(static_cast<short>(0xBF80));
-  __m512h wv[kR];
+  __m512i wv[kR];
   for (size_t r = 0; r < kR; ++r) {
     // Sign-extended, so after << 7 bits 15 and 14 both hold the sign: keep bit 15 and the
     // seven exponent/mantissa bits (13..7). Masked-off lanes are code 0, i.e. +0.
     const __m256i codes = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[r] + c))
                                 : _mm256_maskz_loadu_epi8(m, wr[r] + c);
     const __m512i q = _mm512_cvtepi8_epi16(codes);
-    wv[r] = _mm512_castsi512_ph(_mm512_and_si512(_mm512_slli_epi16(q, 7), keep));
+    wv[r] = _mm512_and_si512(_mm512_slli_epi16(q, 7), keep);
   }
   for (size_t t = 0; t < kT; ++t) {
-    const __m512h xv = _mm512_castsi512_ph(kFull ? _mm512_loadu_si512(xr[t] + c) : _mm512_maskz_loadu_epi16(m, xr[t] + c));
-    for (size_t r = 0; r < kR; ++r) part[r][t] = _mm512_fmadd_ph(wv[r], xv, part[r][t]);
+    const __m512i xv = kFull ? _mm512_loadu_si512(xr[t] + c) : _mm512_maskz_loadu_epi16(m, xr[t] + c);
+    for (size_t r = 0; r < kR; ++r) part[r][t] = FmaPh(part[r][t], wv[r], xv);
   }
 }
 
@@ -77,15 +101,15 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
 
   for (size_t c0 = 0, b = 0; c0 < cols; c0 += kF8Block, ++b) {
     const size_t end = cols - c0 < kF8Block ? cols : c0 + kF8Block;
-    if constexpr (kT <= 2) {  // the block's two cache lines per row, one row tile ahead
+    if constexpr (kT <= 2) {  // the block's two cache lines per row, two row tiles ahead
       for (size_t r = 0; r < kR; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + kR * w.row_stride, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + kR * w.row_stride, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 2 * kR * w.row_stride, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + 2 * kR * w.row_stride, _MM_HINT_T0);
       }
     }
-    __m512h part[kR][kT];
+    __m512i part[kR][kT];  // fp16 lanes
     for (size_t r = 0; r < kR; ++r)
-      for (size_t t = 0; t < kT; ++t) part[r][t] = _mm512_setzero_ph();
+      for (size_t t = 0; t < kT; ++t) part[r][t] = _mm512_setzero_si512();
     if (end - c0 == kF8Block) {
       for (size_t c = c0; c < end; c += 32) Products<true, kR, kT>(wr, xr, c, 0, part);
     } else {
@@ -97,10 +121,8 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
     for (size_t r = 0; r < kR; ++r) {
       const __m512 vs = _mm512_set1_ps(sr[r][b]);  // broadcast from memory: no shuffle port
       for (size_t t = 0; t < kT; ++t) {
-        const __m512i bits = _mm512_castph_si512(part[r][t]);
-        const __m256h half = _mm256_add_ph(_mm256_castsi256_ph(_mm512_castsi512_si256(bits)),
-                                           _mm256_castsi256_ph(_mm512_extracti64x4_epi64(bits, 1)));
-        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtxph_ps(half), vs, acc[r][t]);
+        const __m256i half = AddPh(_mm512_castsi512_si256(part[r][t]), _mm512_extracti64x4_epi64(part[r][t], 1));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtph_ps(half), vs, acc[r][t]);
       }
     }
   }
