@@ -82,9 +82,10 @@ MOE_AVX512_FP16 inline void Products(const uint8_t* const* wr, const uint16_t* c
   }
 }
 
+// `ahead`: bytes from a row to the row it prefetches (0: none).
 template <size_t kR, size_t kT>
 MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq,
-                                size_t t0, float* y, size_t y_stride) {
+                                size_t t0, float* y, size_t y_stride, size_t ahead) {
   const size_t cols = w.cols;
   const uint8_t* wr[kR];
   const float* sr[kR];
@@ -101,10 +102,10 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
 
   for (size_t c0 = 0, b = 0; c0 < cols; c0 += kF8Block, ++b) {
     const size_t end = cols - c0 < kF8Block ? cols : c0 + kF8Block;
-    if constexpr (kT <= 2) {  // the block's two cache lines per row, two row tiles ahead
+    if (kT <= 2 && ahead != 0) {  // the block's two cache lines per row, in a later tile
       for (size_t r = 0; r < kR; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 2 * kR * w.row_stride, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + 2 * kR * w.row_stride, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + ahead, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + ahead, _MM_HINT_T0);
       }
     }
     __m512i part[kR][kT];  // fp16 lanes
@@ -134,13 +135,22 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
 
 // Tiles of kR rows over tokens [t0, t1): 3-token tiles (4 x 3 fp16 block sums and float
 // accumulators fill 24 of the 32 registers), then one narrower tile.
+// Prefetch distance for the kR-row tile at r0: two tiles ahead (measured best on DeepSeek-V3
+// shapes), never past row_end: an expert's work item would otherwise read rows that another
+// thread streams from DRAM anyway.
+inline size_t Ahead(size_t kR, size_t r0, size_t row_end, size_t row_stride) {
+  const size_t tiles = (row_end - r0) / kR - 1;
+  return (tiles < 2 ? tiles : 2) * kR * row_stride;
+}
+
 template <size_t kR>
-void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0,
-                    size_t t1, float* y, size_t y_stride) {
+void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, size_t row_end, const QuantizedActs& xq,
+                    size_t t0, size_t t1, float* y, size_t y_stride) {
+  const size_t ahead = Ahead(kR, r0, row_end, w.row_stride);
   size_t t = t0;
-  for (; t + 3 <= t1; t += 3) TileF8Fp16<kR, 3>(w, r0, xq, t, y, y_stride);
-  if (t1 - t == 2) TileF8Fp16<kR, 2>(w, r0, xq, t, y, y_stride);
-  if (t1 - t == 1) TileF8Fp16<kR, 1>(w, r0, xq, t, y, y_stride);
+  for (; t + 3 <= t1; t += 3) TileF8Fp16<kR, 3>(w, r0, xq, t, y, y_stride, 0);
+  if (t1 - t == 2) TileF8Fp16<kR, 2>(w, r0, xq, t, y, y_stride, ahead);
+  if (t1 - t == 1) TileF8Fp16<kR, 1>(w, r0, xq, t, y, y_stride, ahead);
 }
 
 MOE_AVX512_FP16 void ToF16Row(const float* x, size_t cols, float scale, uint16_t* out) {
@@ -167,9 +177,9 @@ void MatMulRowsF8Fp16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
     const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
     size_t r = row_begin;
     if (t1 - t0 == 1)
-      for (; r + 8 <= row_end; r += 8) TileF8Fp16<8, 1>(w, r, xq, t0, y, y_stride);
-    for (; r + 4 <= row_end; r += 4) RowTilesF8Fp16<4>(w, r, xq, t0, t1, y, y_stride);
-    for (; r < row_end; ++r) RowTilesF8Fp16<1>(w, r, xq, t0, t1, y, y_stride);
+      for (; r + 8 <= row_end; r += 8) TileF8Fp16<8, 1>(w, r, xq, t0, y, y_stride, Ahead(8, r, row_end, w.row_stride));
+    for (; r + 4 <= row_end; r += 4) RowTilesF8Fp16<4>(w, r, row_end, xq, t0, t1, y, y_stride);
+    for (; r < row_end; ++r) RowTilesF8Fp16<1>(w, r, row_end, xq, t0, t1, y, y_stride);
   }
 }
 
