@@ -121,8 +121,8 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 // the activations widened back to float32 (exact products). kAvx512: the intrinsics (callers
 // must check HasAvx512Dot(), or HasAvx512Fp16() for FP8 weights with kF16 activations).
 // kBest: the faster of the two as measured on Intel Emerald Rapids: kAvx512 for Q8_0
-// (vpdpbusd: 2.4x the exact path) and for FP8 with fp16 activations (vfmadd231ph: see
-// bench/matmul_bench.cc gemv-fast/f8_e4m3), kPortable for BF16 (vdpbf16ps issues at half the
+// (vpdpbusd: 1.3x the exact path in decode, 4.7x in prefill) and for FP8 with fp16
+// activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16 (vdpbf16ps issues at half the
 // rate of FMA there, so widening and FMA beat it) and for FP8 with bf16 activations (the
 // vdpbf16ps body measured 1.3x slower than the exact path).
 enum class DotImpl { kBest, kPortable, kAvx512 };

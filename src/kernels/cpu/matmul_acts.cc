@@ -114,13 +114,10 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
   if (impl == DotImpl::kAvx512) {
     MOE_CHECK(HasAvx512Dot());
     if (w.dtype == DType::kQ8_0) {
-      // Three or more tokens: whole 16-row tiles on the interleaved GEMM, the rest (and
-      // one or two tokens, where packing would not pay) on the row-tile kernels.
-      size_t r = row_begin;
-      if (xq.n_tokens >= 1) {
-        r += (row_end - row_begin) / 16 * 16;
-        detail::MatMulRowsQ8_0Gemm(w, xq, y, y_stride, row_begin, r);
-      }
+      // Whole 16-row tiles on the interleaved kernels, the last rows (fewer than 16) on the
+      // row-tile kernels.
+      const size_t r = row_begin + (row_end - row_begin) / 16 * 16;
+      detail::MatMulRowsQ8_0Gemm(w, xq, y, y_stride, row_begin, r);
       if (r < row_end) detail::MatMulRowsQ8_0Avx512(w, xq, y, y_stride, r, row_end);
     } else if (w.dtype == DType::kF8E4M3) {
       detail::MatMulRowsF8Avx512(w, xq, y, y_stride, row_begin, row_end);

@@ -12,8 +12,9 @@ namespace moe::detail {
 // Q8_0 weights x Q8_0 activations with vpdpbusd (AVX512_VNNI).
 void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                           size_t y_stride, size_t row_begin, size_t row_end);
-// The same product for 3 or more tokens on rows interleaved 16 per vector
-// (matmul_q8_gemm.cc); row_end - row_begin must be a multiple of 16.
+// The same product on rows interleaved 16 per vector (matmul_q8_gemm.cc: a packed GEMM for 3
+// or more tokens, blocks transposed in registers for 1 or 2); row_end - row_begin must be a
+// multiple of 16.
 void MatMulRowsQ8_0Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                         size_t row_begin, size_t row_end);
 // BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16).

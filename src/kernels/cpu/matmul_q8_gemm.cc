@@ -8,9 +8,10 @@
 //
 // Packing a 16-row tile (a dword transpose per block, the -128·Σw corrections, the 16 row
 // scales) costs about 50 instructions per block, once per tile, against 12 per token: it pays
-// for itself from a few tokens on, and the caller keeps single tokens on the decode kernel.
-// Arithmetic per (row, token, block): the exact int32 sum of quant products, times
-// (d_w · d_x), added in float in block order: the reference's terms, one rounding apart (FMA).
+// for itself from 3 tokens on. One or two tokens (decode) transpose each block in registers
+// and use it at once. Arithmetic per (row, token, block), on both routes: the exact int32 sum
+// of quant products, times (d_w · d_x), added in float in block order: the reference's
+// terms, one rounding apart (FMA), and a token's result does not depend on the batch.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
