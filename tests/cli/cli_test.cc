@@ -3,6 +3,7 @@
 // a Hugging Face folder with an MTP layer through info and convert, and the one-line error /
 // exit code 1 convention on bad input.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
@@ -22,8 +23,11 @@ struct Outcome {
 };
 
 Outcome Moe(const std::string& args) {
+  // ctest runs the tests of this binary as parallel processes sharing TempDir(): the pid
+  // keeps their stderr files apart (a shared name once emptied another test's stderr).
   static int counter = 0;
-  std::string err_path = ::testing::TempDir() + "/moe_stderr_" + std::to_string(counter++);
+  std::string err_path = ::testing::TempDir() + "/moe_stderr_" + std::to_string(getpid()) + "_" +
+                         std::to_string(counter++);
   std::string cmd = std::string(MOE_BINARY) + " " + args + " 2>" + err_path;
   Outcome r{0, "", ""};
   FILE* p = popen(cmd.c_str(), "r");

@@ -16,25 +16,6 @@ void RmsNormRows(const float* x, const float* w, size_t rows, size_t n, float ep
   for (size_t r = 0; r < rows; ++r) RmsNormRow(x + r * n, w, n, eps, out + r * n);
 }
 
-void SiluMul(const float* gate, const float* up, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) {
-    float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
-
-void SoftmaxInPlace(float* x, size_t n) {
-  if (n == 0) return;
-  float m = *std::max_element(x, x + n);
-  double sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    sum += x[i];
-  }
-  float inv = static_cast<float>(1.0 / sum);
-  for (size_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
 void ApplyRope(float* x, size_t n_heads, size_t head_stride, size_t n_dims, RopeStyle style,
                std::span<const float> freq, int64_t pos) {
   const size_t half = n_dims / 2;

@@ -1,12 +1,18 @@
-// The vector ops on attention's inner loops (q·k scores and the weighted sum of values), for
-// every Highway target, dispatched at run time: the rest of ops.cc is compiled for the
-// baseline ISA and these two carry most of attention's arithmetic.
+// The vector ops on attention's inner loops (q·k scores, softmax and the weighted sum of
+// values) and the MoE's SiLU gate, for every Highway target, dispatched at run time: the rest
+// of ops.cc is compiled for the baseline ISA. Exponentials use Highway's vector Exp (about
+// 1 ulp), so every element takes the same arithmetic whatever its position: partial vectors
+// go through a padded copy, not a scalar loop.
 #include "kernels/cpu/ops.h"
+
+#include <algorithm>
+#include <limits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/ops_simd.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -65,6 +71,63 @@ void AddScaledRowsSimd(const float* a, const float* x, size_t x_stride, size_t n
     for (size_t k = 0; k < n_rows; ++k) y[i] += a[k] * x[k * x_stride + i];
 }
 
+// silu(g) · u = g / (1 + e^-g) · u on one vector. e^-g is taken at min(-g, 88) (Exp is
+// valid up to 104 and e^88 is still finite): for g < -88 the result is g · u / 1.6e38 ≈ 0,
+// as silu(g) is.
+template <class D, class V>
+HWY_INLINE V SiluMulVec(D d, V g, V u) {
+  const V e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 88.0f)));
+  return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.0f), e)), u);
+}
+
+void SiluMulSimd(const float* gate, const float* up, size_t n, float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(SiluMulVec(d, hn::LoadU(d, gate + i), hn::LoadU(d, up + i)), d, out + i);
+  if (i < n) {  // the last partial vector, through a padded copy
+    HWY_ALIGN float g[hn::MaxLanes(d)] = {}, u[hn::MaxLanes(d)] = {};
+    std::copy(gate + i, gate + n, g);
+    std::copy(up + i, up + n, u);
+    hn::Store(SiluMulVec(d, hn::Load(d, g), hn::Load(d, u)), d, g);
+    std::copy(g, g + (n - i), out + i);
+  }
+}
+
+// e^(x - m), with exponents below -87 (e^-87 is the smallest normal float's order) giving
+// exactly 0, so -inf logits stay impossible.
+template <class D, class V>
+HWY_INLINE V ExpShifted(D d, V x, V m) {
+  const V t = hn::Sub(x, m), lo = hn::Set(d, -87.0f);
+  return hn::IfThenElseZero(hn::Ge(t, lo), hn::Exp(d, hn::Max(t, lo)));
+}
+
+void SoftmaxSimd(float* x, size_t n) {
+  if (n == 0) return;
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t full = n / N * N;
+  HWY_ALIGN float tail[hn::MaxLanes(d)];
+  const float lowest = -std::numeric_limits<float>::infinity();
+  for (size_t k = 0; k < N; ++k) tail[k] = full + k < n ? x[full + k] : lowest;
+  auto vmax = hn::Load(d, tail);
+  for (size_t i = 0; i < full; i += N) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
+  const auto m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  auto sum = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) {
+    const auto e = ExpShifted(d, hn::LoadU(d, x + i), m);
+    hn::StoreU(e, d, x + i);
+    sum = hn::Add(sum, e);
+  }
+  const auto et = ExpShifted(d, hn::Load(d, tail), m);  // padding lanes are -inf: 0
+  hn::Store(et, d, tail);
+  sum = hn::Add(sum, et);
+  const auto inv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, sum)));
+  for (size_t i = 0; i < full; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), inv), d, x + i);
+  hn::Store(hn::Mul(hn::Load(d, tail), inv), d, tail);
+  std::copy(tail, tail + (n - full), x + full);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace moe
 HWY_AFTER_NAMESPACE();
@@ -74,6 +137,13 @@ namespace moe {
 HWY_EXPORT(DotSimd);
 HWY_EXPORT(AddScaledSimd);
 HWY_EXPORT(AddScaledRowsSimd);
+HWY_EXPORT(SiluMulSimd);
+HWY_EXPORT(SoftmaxSimd);
+
+void SiluMul(const float* gate, const float* up, size_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(SiluMulSimd)(gate, up, n, out);
+}
+void SoftmaxInPlace(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxSimd)(x, n); }
 
 float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotSimd)(a, b, n); }
 void AddScaled(float a, const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(AddScaledSimd)(a, x, n, y); }
