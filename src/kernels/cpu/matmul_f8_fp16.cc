@@ -133,8 +133,6 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
   }
 }
 
-// Tiles of kR rows over tokens [t0, t1): 3-token tiles (4 x 3 fp16 block sums and float
-// accumulators fill 24 of the 32 registers), then one narrower tile.
 // Prefetch distance for the kR-row tile at r0: two tiles ahead (measured best on DeepSeek-V3
 // shapes), never past row_end: an expert's work item would otherwise read rows that another
 // thread streams from DRAM anyway.
@@ -143,6 +141,8 @@ inline size_t Ahead(size_t kR, size_t r0, size_t row_end, size_t row_stride) {
   return (tiles < 2 ? tiles : 2) * kR * row_stride;
 }
 
+// Tiles of kR rows over tokens [t0, t1): 3-token tiles (4 x 3 fp16 block sums and float
+// accumulators fill 24 of the 32 registers), then one narrower tile.
 template <size_t kR>
 void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, size_t row_end, const QuantizedActs& xq,
                     size_t t0, size_t t1, float* y, size_t y_stride) {
