@@ -26,8 +26,8 @@ struct ExpertStack {
   size_t n_expert = 0;
   size_t expert_stride = 0;  // bytes between experts when stacked
   size_t scale_expert_stride = 0;  // floats between experts' scale grids when stacked (FP8)
-  std::vector<const void*> data;  // per-expert data when not stacked (else empty)
-  std::vector<const float*> scales;  // per-expert scale grids when not stacked and FP8
+  std::vector<const void*> data = {};  // per-expert data when not stacked (else empty)
+  std::vector<const float*> scales = {};  // per-expert scale grids when not stacked and FP8
   WeightMatrix Expert(size_t e) const {
     WeightMatrix m = first;
     m.data = data.empty() ? static_cast<const char*>(first.data) + e * expert_stride : data[e];

@@ -290,7 +290,8 @@ Result<std::string> Tokenizer::GgufPreName(const json& tokenizer_json, std::stri
     std::vector<std::string> patterns, warnings;
     MOE_RETURN_IF_ERROR(
         CollectPatterns(tokenizer_json.value("pre_tokenizer", json()), "pre_tokenizer", &patterns, &warnings, 0));
-    const json& model = tokenizer_json.contains("model") ? tokenizer_json["model"] : json();
+    static const json kNone;  // a json() branch would make the ternary copy the whole vocab
+    const json& model = tokenizer_json.contains("model") ? tokenizer_json["model"] : kNone;
     const bool ignore_merges = model.is_object() && model.value("ignore_merges", false);
     auto split = [](const RegexSplitter& s) {
       std::vector<TextSpan> pieces;

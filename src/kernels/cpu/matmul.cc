@@ -47,7 +47,7 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
 
 void RowBlocksParallel(ThreadPool& pool, size_t rows,
                        const std::function<void(size_t, size_t)>& fn) {
-  // Blocks are whole 4-row tiles (the kernels' register blocking), one contiguous range per
+  // Blocks are whole 16-row tiles (the Q8_0 kernels' interleaving), one contiguous range per
   // thread so each thread streams its own rows; tiny matrices stay on the calling thread.
   constexpr size_t kAlign = 16;
   constexpr size_t kMinRowsPerThread = 16;

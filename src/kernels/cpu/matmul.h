@@ -56,7 +56,7 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
 void MatMul(const WeightMatrix& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
 
 // Runs fn(begin, end) on the pool's threads over contiguous blocks of [0, rows) made of whole
-// 4-row tiles (the kernels' register blocking): one block per thread, so each thread streams
+// 16-row tiles (the Q8_0 kernels' interleaving): one block per thread, so each thread streams
 // its own rows. Matrices under 32 rows stay on the calling thread.
 void RowBlocksParallel(ThreadPool& pool, size_t rows,
                        const std::function<void(size_t, size_t)>& fn);

@@ -14,15 +14,6 @@
 #include "kernels/cpu/matmul_common.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// GCC 12's AVX-512 headers build "undefined" vectors by self-initialization, which
-// -Wuninitialized reports once they are inlined into target-attribute functions (GCC bug
-// 105593). The report is attributed to the inlining site, so the whole intrinsic part of this
-// file is covered, up to the matching pop at its end.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <immintrin.h>
 
 #define MOE_AVX512_DOT \
@@ -336,14 +327,10 @@ template <size_t kR, size_t kT>
 MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0,
                            float* y, size_t y_stride) {
   const size_t cols = w.cols;
-  const uint8_t* wr[kR];
-  const float* sr[kR];
-  for (size_t r = 0; r < kR; ++r) {
-    wr[r] = static_cast<const uint8_t*>(w.Row(r0 + r));
-    sr[r] = w.RowScales(r0 + r);
-  }
-  const uint16_t* xr[kT];
-  for (size_t t = 0; t < kT; ++t) xr[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+  const F8TileRows<kR, kT> rows(w, r0, xq, t0);
+  const uint8_t* const* wr = rows.w;
+  const float* const* sr = rows.s;
+  const uint16_t* const* xr = rows.x;
 
   __m512 acc[kR][kT];
   for (size_t r = 0; r < kR; ++r)
@@ -456,8 +443,6 @@ bool CpuHasAvx512Dot() {
 }
 
 }  // namespace moe::detail
-
-#pragma GCC diagnostic pop
 
 #else  // not x86-64 GCC/Clang: no intrinsic path
 

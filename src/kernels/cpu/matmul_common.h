@@ -47,6 +47,22 @@ inline float HalfToFloat(uint16_t h) {
   return f;
 }
 
+// The operand rows of an FP8 tile on the fast path (16-bit activations, bf16 or fp16): kR
+// weight rows from r0 with their block-scale rows, kT activation rows from t0.
+template <size_t kR, size_t kT>
+struct F8TileRows {
+  const uint8_t* w[kR];
+  const float* s[kR];
+  const uint16_t* x[kT];
+  F8TileRows(const WeightMatrix& m, size_t r0, const QuantizedActs& xq, size_t t0) {
+    for (size_t r = 0; r < kR; ++r) {
+      w[r] = static_cast<const uint8_t*>(m.Row(r0 + r));
+      s[r] = m.RowScales(r0 + r);
+    }
+    for (size_t t = 0; t < kT; ++t) x[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+  }
+};
+
 // Highway activation quantizer of matmul-inl.h, dispatched by matmul.cc: rows of x to
 // Q8_0 exactly as QuantizeRow (ggml's quantize_row_q8_0_ref), packed cols / 32 blocks per row.
 void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols,

@@ -23,12 +23,6 @@
 #include "kernels/cpu/matmul_common.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// GCC bug 105593, as in matmul_avx512.cc.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -87,14 +81,10 @@ template <size_t kR, size_t kT>
 MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq,
                                 size_t t0, float* y, size_t y_stride, size_t ahead) {
   const size_t cols = w.cols;
-  const uint8_t* wr[kR];
-  const float* sr[kR];
-  for (size_t r = 0; r < kR; ++r) {
-    wr[r] = static_cast<const uint8_t*>(w.Row(r0 + r));
-    sr[r] = w.RowScales(r0 + r);
-  }
-  const uint16_t* xr[kT];
-  for (size_t t = 0; t < kT; ++t) xr[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+  const F8TileRows<kR, kT> rows(w, r0, xq, t0);
+  const uint8_t* const* wr = rows.w;
+  const float* const* sr = rows.s;
+  const uint16_t* const* xr = rows.x;
 
   __m512 acc[kR][kT];
   for (size_t r = 0; r < kR; ++r)
@@ -204,8 +194,6 @@ bool CpuHasAvx512Fp16() {
 }
 
 }  // namespace moe::detail
-
-#pragma GCC diagnostic pop
 
 #else  // not x86-64 GCC/Clang: no intrinsic path
 

@@ -20,12 +20,6 @@
 #include "kernels/cpu/matmul_common.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// GCC bug 105593, as in matmul_avx512.cc.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <immintrin.h>
 
 #define MOE_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
@@ -255,8 +249,6 @@ void MatMulRowsQ8_0Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y
 }
 
 }  // namespace moe::detail
-
-#pragma GCC diagnostic pop
 
 #else  // not x86-64 GCC/Clang: no intrinsic path
 

@@ -50,6 +50,11 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
 
 void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                              size_t y_stride, size_t row_begin, size_t row_end) {
+  std::vector<float> widened;  // FP8: the activations widened (bf16, or fp16 times its scale)
+  if (w.dtype == DType::kF8E4M3) {
+    widened.resize(xq.n_tokens * w.cols);
+    for (size_t t = 0; t < xq.n_tokens; ++t) DequantizeActs(xq, t, widened.data() + t * w.cols);
+  }
   for (size_t r = row_begin; r < row_end; ++r) {
     for (size_t t = 0; t < xq.n_tokens; ++t) {
       float acc = 0;
@@ -62,12 +67,10 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
           acc += static_cast<float>(sumi) * (F16ToF32(wb[b].d) * F16ToF32(xb[b].d));
         }
       } else if (w.dtype == DType::kF8E4M3) {
-        // The dequantized weight float32(v · s) times the widened activation (bf16, or fp16
-        // times its token's scale), summed in float.
+        // The dequantized weight float32(v · s) times the widened activation, summed in float.
         const auto* wr = static_cast<const uint8_t*>(w.Row(r));
         const float* s = w.RowScales(r);
-        std::vector<float> xr(w.cols);
-        DequantizeActs(xq, t, xr.data());
+        const float* xr = widened.data() + t * w.cols;
         for (size_t c = 0; c < w.cols; ++c) acc += F8E4M3ToF32(wr[c]) * s[c / kF8Block] * xr[c];
       } else {
         const auto* wr = static_cast<const uint16_t*>(w.Row(r));
