@@ -16,6 +16,8 @@ struct KvLayer {
   std::vector<float> v;
   float* K(size_t pos) { return k.data() + pos * k_width; }
   float* V(size_t pos) { return v.data() + pos * v_width; }
+  const float* K(size_t pos) const { return k.data() + pos * k_width; }
+  const float* V(size_t pos) const { return v.data() + pos * v_width; }
 };
 
 class KvCache {

@@ -115,7 +115,9 @@ TEST_P(OpsTest, SoftmaxMatchesFormula) {
       EXPECT_NEAR(got[i], want, rel * want + 1e-37) << "n=" << n << " i=" << i;
     }
     EXPECT_NEAR(total, 1.0, 1e-5) << "n=" << n;
-    if (n > 4) EXPECT_EQ(got[4], 0.0f) << "masked logit must get probability 0";
+    if (n > 4) {
+      EXPECT_EQ(got[4], 0.0f) << "masked logit must get probability 0";
+    }
   }
 }
 

@@ -120,7 +120,24 @@ void MatVec(const std::vector<float>& w, size_t rows, size_t cols, const float* 
   }
 }
 
-TEST(Mla, AbsorbedEqualsExpandedAttention) {
+// Rows [first, first + count) of one sequence through MlaAttention, writing their outputs.
+struct SequenceSlice {
+  std::vector<size_t> pos;
+  std::vector<KvLayer*> kv;
+  BatchRows rows;
+  SequenceSlice(size_t first, size_t count, KvLayer* layer) : pos(count), kv(count, layer), rows{} {
+    for (size_t i = 0; i < count; ++i) pos[i] = first + i;
+    rows = BatchRows{pos.data(), kv.data(), first + count};
+  }
+};
+
+// The absorbed, chunked attention against the expanded form in double precision, for n rows:
+// first n - decode_rows in one call (whole rows per thread), then decode_rows calls of one row
+// (one row's chunks spread over the threads). 150 rows span three chunks, the last partial.
+class MlaTest : public ::testing::TestWithParam<std::pair<size_t, size_t>> {};
+
+TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
+  const auto [n, decode_rows] = GetParam();
   ModelConfig c;
   c.hidden_size = 32;
   c.num_attention_heads = 3;
@@ -130,7 +147,7 @@ TEST(Mla, AbsorbedEqualsExpandedAttention) {
   c.qk_rope_head_dim = 4;
   c.v_head_dim = 6;
   c.rms_norm_eps = 1e-6;
-  const size_t E = 32, H = 3, C = 16, nope = 8, rope = 4, dv = 6, qk = nope + rope, n = 5;
+  const size_t E = 32, H = 3, C = 16, nope = 8, rope = 4, dv = 6, qk = nope + rope;
   Rand r;
   auto wq = r.Vec(H * qk * E, 0.2f), wkva = r.Vec((C + rope) * E, 0.2f), wkvb = r.Vec(H * (nope + dv) * C, 0.3f),
        wo = r.Vec(E * H * dv, 0.2f), kvnorm = r.Vec(C, 0.1f), x = r.Vec(n * E);
@@ -144,11 +161,23 @@ TEST(Mla, AbsorbedEqualsExpandedAttention) {
   AttentionParams p;
   p.rope_freq = RopeFrequencies(rope, 10000, {}, {});
   p.scale = 0.37f;
-  KvLayer kv{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  SingleSequence seq(n, &kv);
-  MlaAttention(c, w, p, x.data(), n, seq.rows, out.data(), pool);
+  KvLayer kv{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
+  const size_t prefill = n - decode_rows;
+  SequenceSlice head(0, prefill, &kv);
+  MlaAttention(c, w, p, x.data(), prefill, head.rows, out.data(), pool);
+  for (size_t i = prefill; i < n; ++i) {
+    SequenceSlice one(i, 1, &kv);
+    MlaAttention(c, w, p, x.data() + i * E, 1, one.rows, out.data() + i * E, pool);
+  }
+  if (decode_rows > 0) {  // the same rows in one batch: bitwise the same (batch invariance)
+    KvLayer kv_all{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
+    SequenceSlice all(0, n, &kv_all);
+    std::vector<float> out_all(n * E);
+    MlaAttention(c, w, p, x.data(), n, all.rows, out_all.data(), pool);
+    for (size_t k = prefill * E; k < n * E; ++k) ASSERT_EQ(out[k], out_all[k]) << "row " << k / E;
+  }
 
   // Expanded form: full keys [nope from W_UK·latent | rope key] and values W_UV·latent.
   std::vector<std::vector<float>> K(n, std::vector<float>(H * qk)), V(n, std::vector<float>(H * dv)),
@@ -190,6 +219,10 @@ TEST(Mla, AbsorbedEqualsExpandedAttention) {
     for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 2e-4) << "token " << i << " dim " << k;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Rows, MlaTest,
+                         ::testing::Values(std::pair<size_t, size_t>{5, 0}, std::pair<size_t, size_t>{150, 0},
+                                           std::pair<size_t, size_t>{150, 3}, std::pair<size_t, size_t>{129, 2}));
 
 TEST(Gqa, MatchesDirectLoop) {
   ModelConfig c;

@@ -446,10 +446,12 @@ HWY_NOINLINE void TileT(const WeightMatrix& w, const float* HWY_RESTRICT x, size
 
 template <class Dec, size_t kT, size_t kV>
 HWY_INLINE void TilesT(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
-                       size_t c0, float* y, size_t y_stride) {
-  size_t t = 0;
+                       size_t c0, float* y, size_t y_stride, size_t t = 0) {
+  // Tokens from t in tiles of kT, then the rest (fewer than kT) as one narrower tile.
   for (; t + kT <= n_tokens; t += kT) TileT<Dec, kT, kV>(w, x, x_stride, t, c0, y, y_stride);
-  for (; t < n_tokens; ++t) TileT<Dec, 1, kV>(w, x, x_stride, t, c0, y, y_stride);
+  if constexpr (kT > 1) {
+    if (t < n_tokens) TilesT<Dec, kT - 1, kV>(w, x, x_stride, n_tokens, c0, y, y_stride, t);
+  }
 }
 
 template <class Dec>

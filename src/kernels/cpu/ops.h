@@ -26,6 +26,9 @@ void AddScaledRows(const float* a, const float* x, size_t x_stride, size_t n_row
 
 // In-place softmax over n values, max-subtracted for stability.
 void SoftmaxInPlace(float* x, size_t n);
+// x[i] = e^(x[i] - m) in place with m = max x (written to *max_out; -inf for n = 0), returning
+// Σ x[i]: softmax without the division, for attention computed in chunks that merge later.
+float ExpShiftInPlace(float* x, size_t n, float* max_out);
 
 float Dot(const float* a, const float* b, size_t n);
 

@@ -102,8 +102,9 @@ HWY_INLINE V ExpShifted(D d, V x, V m) {
   return hn::IfThenElseZero(hn::Ge(t, lo), hn::Exp(d, hn::Max(t, lo)));
 }
 
-void SoftmaxSimd(float* x, size_t n) {
-  if (n == 0) return;
+// x[i] = e^(x[i] - max x) in place; returns Σ and writes the max to *max_out. Softmax is
+// this divided by the sum; chunked attention keeps the pair to merge chunks.
+float ExpShiftSimd(float* x, size_t n, float* max_out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t full = n / N * N;
@@ -112,7 +113,8 @@ void SoftmaxSimd(float* x, size_t n) {
   for (size_t k = 0; k < N; ++k) tail[k] = full + k < n ? x[full + k] : lowest;
   auto vmax = hn::Load(d, tail);
   for (size_t i = 0; i < full; i += N) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
-  const auto m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  const float mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  const auto m = hn::Set(d, mx);
   auto sum = hn::Zero(d);
   for (size_t i = 0; i < full; i += N) {
     const auto e = ExpShifted(d, hn::LoadU(d, x + i), m);
@@ -121,11 +123,21 @@ void SoftmaxSimd(float* x, size_t n) {
   }
   const auto et = ExpShifted(d, hn::Load(d, tail), m);  // padding lanes are -inf: 0
   hn::Store(et, d, tail);
-  sum = hn::Add(sum, et);
-  const auto inv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, sum)));
-  for (size_t i = 0; i < full; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), inv), d, x + i);
-  hn::Store(hn::Mul(hn::Load(d, tail), inv), d, tail);
   std::copy(tail, tail + (n - full), x + full);
+  *max_out = mx;
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(sum, et)));
+}
+
+void SoftmaxSimd(float* x, size_t n) {
+  if (n == 0) return;
+  float mx;
+  const float sum = ExpShiftSimd(x, n, &mx);
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const float inv = 1.0f / sum;
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), hn::Set(d, inv)), d, x + i);
+  for (; i < n; ++i) x[i] *= inv;
 }
 
 }  // namespace HWY_NAMESPACE
@@ -139,11 +151,16 @@ HWY_EXPORT(AddScaledSimd);
 HWY_EXPORT(AddScaledRowsSimd);
 HWY_EXPORT(SiluMulSimd);
 HWY_EXPORT(SoftmaxSimd);
+HWY_EXPORT(ExpShiftSimd);
 
 void SiluMul(const float* gate, const float* up, size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(SiluMulSimd)(gate, up, n, out);
 }
 void SoftmaxInPlace(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxSimd)(x, n); }
+float ExpShiftInPlace(float* x, size_t n, float* max_out) {
+  *max_out = -std::numeric_limits<float>::infinity();
+  return n == 0 ? 0.0f : HWY_DYNAMIC_DISPATCH(ExpShiftSimd)(x, n, max_out);
+}
 
 float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotSimd)(a, b, n); }
 void AddScaled(float a, const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(AddScaledSimd)(a, x, n, y); }

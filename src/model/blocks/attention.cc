@@ -42,6 +42,109 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
 namespace {
 // Cached rows per AddScaledRows call: 16 MLA latents (32 KB) stay in L1 across a head group.
 constexpr size_t kRowsPerPass = 16;
+
+// Chunked attention over the MLA cache (flash-decoding): a chunk of kMlaChunk cached positions
+// gives, for all H heads at once, each head's max score m, Σ e^(s - m) and the e^(s - m)-
+// weighted sum of latents; a row's chunks then merge in position order. All heads share one
+// pass over the chunk, so each cached latent is read once per row (at depth the cache is the
+// large operand: 2.3 KB per position per layer in float32). The chunk size is fixed and the
+// merge sequential, so a row's arithmetic depends neither on the batch nor on the threads:
+// decode spreads one row's chunks over the threads, prefill gives each thread whole rows, and
+// both merge the same partials in the same order.
+constexpr size_t kMlaChunk = 64;
+
+struct MlaPartial {  // one chunk (or a merged run of chunks) of one row
+  float* m;          // [H] max score
+  float* s;          // [H] Σ e^(score - m)
+  float* o;          // [H, C] Σ e^(score - m) · latent
+};
+
+// Scores, exponentials and weighted latents of positions [p0, p0 + cnt) for row i.
+void MlaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, const float* q_lat,
+              size_t i, const KvLayer& kv, size_t p0, size_t cnt, float* scores, float* pe,
+              const MlaPartial& out) {
+  const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
+  const size_t C = cfg.kv_lora_rank, qk = nope + rope;
+  const WeightMatrix latent{DType::kF32, kv.K(p0), cnt, C, kv.k_width * sizeof(float)};
+  const WeightMatrix k_pe{DType::kF32, kv.V(p0), cnt, rope, kv.v_width * sizeof(float)};
+  MatMulRows(latent, q_lat + i * H * C, C, H, scores, cnt, 0, cnt);
+  MatMulRows(k_pe, q + i * H * qk + nope, qk, H, pe, cnt, 0, cnt);
+  for (size_t h = 0; h < H; ++h) {
+    float* sc = scores + h * cnt;
+    const float* r = pe + h * cnt;
+    for (size_t t = 0; t < cnt; ++t) sc[t] = p.scale * (sc[t] + r[t]);
+    out.s[h] = ExpShiftInPlace(sc, cnt, &out.m[h]);
+  }
+  // o[h] = Σ_t e_t[h] · latent_t: the chunk's latents (rows) times the heads' weights, as a
+  // register-tiled product (each latent vector feeds several heads' FMAs).
+  MatMulTransposed(latent, scores, cnt, H, out.o, C);
+}
+
+// acc ← acc ⊕ part: both rescaled to the larger max (online softmax), per head.
+void MlaMerge(size_t H, size_t C, const MlaPartial& acc, const MlaPartial& part) {
+  for (size_t h = 0; h < H; ++h) {
+    const float m = std::max(acc.m[h], part.m[h]);
+    const float a = std::exp(acc.m[h] - m), b = std::exp(part.m[h] - m);
+    acc.m[h] = m;
+    acc.s[h] = acc.s[h] * a + part.s[h] * b;
+    float* o = acc.o + h * C;
+    const float* po = part.o + h * C;
+    for (size_t c = 0; c < C; ++c) o[c] = o[c] * a + po[c] * b;
+  }
+}
+
+// o_lat[i, h] = softmax(scores) · latents for every row, in chunks of kMlaChunk.
+void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float* q, const float* q_lat,
+                  size_t n, const BatchRows& rows, float* o_lat, ThreadPool& pool) {
+  const size_t H = cfg.num_attention_heads, C = cfg.kv_lora_rank;
+  const size_t part_floats = H * (2 + C);
+  auto view = [&](float* base) { return MlaPartial{base, base + H, base + 2 * H}; };
+  auto chunks = [&](size_t i) { return (rows.pos[i] + 1 + kMlaChunk - 1) / kMlaChunk; };
+  auto finish = [&](size_t i, const MlaPartial& acc) {
+    for (size_t h = 0; h < H; ++h) {
+      const float inv = 1.0f / acc.s[h];
+      float* dst = o_lat + (i * H + h) * C;
+      for (size_t c = 0; c < C; ++c) dst[c] = acc.o[h * C + c] * inv;
+    }
+  };
+  auto run_chunk = [&](size_t i, size_t c, std::vector<float>& scratch, const MlaPartial& out) {
+    const size_t len = rows.pos[i] + 1, p0 = c * kMlaChunk, cnt = std::min(kMlaChunk, len - p0);
+    scratch.resize(2 * H * kMlaChunk);
+    MlaChunk(cfg, p, q, q_lat, i, *rows.kv[i], p0, cnt, scratch.data(), scratch.data() + H * kMlaChunk, out);
+  };
+  const size_t threads = static_cast<size_t>(pool.size());
+  if (n >= 2 * threads) {  // prefill: whole rows per thread, merging as the chunks come
+    pool.ParallelFor(n, 1, [&](size_t b, size_t e) {
+      std::vector<float> scratch, acc(part_floats), part(part_floats);
+      for (size_t i = b; i < e; ++i) {
+        for (size_t c = 0, k = chunks(i); c < k; ++c) {
+          run_chunk(i, c, scratch, view(c == 0 ? acc.data() : part.data()));
+          if (c > 0) MlaMerge(H, C, view(acc.data()), view(part.data()));
+        }
+        finish(i, view(acc.data()));
+      }
+    });
+    return;
+  }
+  // Decode: every (row, chunk) is a work item with its own partial; rows merge them after.
+  std::vector<size_t> first(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + chunks(i);
+  std::vector<float> parts(first[n] * part_floats);
+  pool.ParallelFor(first[n], 1, [&](size_t b, size_t e) {
+    std::vector<float> scratch;
+    size_t i = std::upper_bound(first.begin(), first.end(), b) - first.begin() - 1;
+    for (size_t job = b; job < e; ++job) {
+      while (job >= first[i + 1]) ++i;
+      run_chunk(i, job - first[i], scratch, view(parts.data() + job * part_floats));
+    }
+  });
+  for (size_t i = 0; i < n; ++i) {
+    const MlaPartial acc = view(parts.data() + first[i] * part_floats);
+    for (size_t job = first[i] + 1; job < first[i + 1]; ++job) MlaMerge(H, C, acc, view(parts.data() + job * part_floats));
+    finish(i, acc);
+  }
+}
+
 }  // namespace
 
 void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionParams& p,
@@ -130,36 +233,7 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
       MatMulTransposed(wuk, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C);
     }
   });
-  // Scores over the cache, a group of heads at a time: each cached row is read once for the
-  // group (at depth the cache is the large operand), the scores are small matrix products
-  // q_lat[group]·latentᵀ + q_pe[group]·k_peᵀ, then softmax and the weighted sum of latents,
-  // again row by row for the whole group. The group size is fixed, so a row's arithmetic
-  // depends neither on the batch nor on the thread count.
-  constexpr size_t kGroup = 4;
-  const size_t groups = (H + kGroup - 1) / kGroup;
-  pool.ParallelFor(n * groups, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(kGroup * rows.max_len), pe(kGroup * rows.max_len);
-    for (size_t job = b; job < e; ++job) {
-      const size_t i = job / groups, h0 = (job % groups) * kGroup, gh = std::min(kGroup, H - h0);
-      const size_t len = rows.pos[i] + 1;
-      KvLayer& kv = *rows.kv[i];
-      const WeightMatrix latent{DType::kF32, kv.K(0), len, C, kv.k_width * sizeof(float)};
-      const WeightMatrix k_pe{DType::kF32, kv.V(0), len, rope, kv.v_width * sizeof(float)};
-      MatMulRows(latent, q_lat.data() + (i * H + h0) * C, C, gh, scores.data(), len, 0, len);
-      MatMulRows(k_pe, q.data() + (i * H + h0) * qk + nope, qk, gh, pe.data(), len, 0, len);
-      for (size_t g = 0; g < gh; ++g) {
-        float* sc = scores.data() + g * len;
-        const float* r = pe.data() + g * len;
-        for (size_t t = 0; t < len; ++t) sc[t] = p.scale * (sc[t] + r[t]);
-        SoftmaxInPlace(sc, len);
-      }
-      float* ol = o_lat.data() + (i * H + h0) * C;
-      std::fill(ol, ol + gh * C, 0.0f);
-      for (size_t t = 0; t < len; t += kRowsPerPass)  // a block of latents, L1-resident across the group
-        for (size_t g = 0; g < gh; ++g)
-          AddScaledRows(scores.data() + g * len + t, kv.K(t), kv.k_width, std::min(kRowsPerPass, len - t), C, ol + g * C);
-    }
-  });
+  MlaOverCache(cfg, p, q.data(), q_lat.data(), n, rows, o_lat.data(), pool);
   // Values: o[i, h] = W_UV,h · o_lat[i, h], W_UV,h = kv_b rows [h(nope+dv) + nope, +dv).
   pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
     for (size_t h = b; h < e; ++h) {
