@@ -88,7 +88,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     j["bytes_by_dtype"] = nlohmann::json::object();
     for (auto& [d, b] : s.bytes_by_dtype) j["bytes_by_dtype"][d] = b;
     j["memory"] = {{"weights_bytes", s.weight_bytes}, {"active_weight_bytes_per_token", s.active_bytes_per_token},
-                   {"kv_cache_bytes_per_1k_tokens", kv_per_1k}};
+                   {"kv_cache_bytes_per_1k_tokens", kv_per_1k}, {"kv_cache_type", DTypeName(m.kv_type())}};
     j["simd_target"] = SimdTarget();
     j["unused_tensors"] = m.unused_tensors();
     j["notes"] = m.notes();
@@ -103,7 +103,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
     fmt::print("  parameters        {} total, {} active per token\n", Human(s.total, ""), Human(s.active_per_token, ""));
     for (auto& [d, b] : s.bytes_by_dtype) fmt::print("  {:<18}{}\n", d, Human(b, "B"));
     fmt::print("  weights           {} ({} read per token)\n", Human(s.weight_bytes, "B"), Human(s.active_bytes_per_token, "B"));
-    fmt::print("  KV cache          {} per 1k tokens (float32)\n", Human(kv_per_1k, "B"));
+    fmt::print("  KV cache          {} per 1k tokens ({})\n", Human(kv_per_1k, "B"), DTypeName(m.kv_type()));
     fmt::print("  SIMD target       {}\n", SimdTarget());
     for (const std::string& n : m.notes()) fmt::print("  note              {}\n", n);
     if (!m.unused_tensors().empty())

@@ -21,6 +21,9 @@ void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
   cmd->add_option("--act-quant", f->act_quant,
                   "1: round activations to Q8_0 blocks for int8 dot products where faster (default, as ggml); "
                   "0: float32 activations (exact)")->check(CLI::Range(0, 1));
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache entries: f32 (default, exact) | bf16 | f16 (half the bytes read per cached token)")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   cmd->add_flag("-v,--verbose", f->verbose, "more detail");
 }
 
@@ -47,6 +50,7 @@ Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {
   LoadOptions o{.mmap = f.mmap != 0, .mlock = f.mlock, .progress = isatty(STDERR_FILENO) != 0};
   MOE_ASSIGN_OR_RETURN(auto m, Model::Load(f.model, o));
   m->SetQuantizedActivations(f.act_quant != 0);
+  m->SetKvType(*DTypeFromName(f.kv_type));  // one of IsKvDType's, checked by the flag
   return m;
 }
 

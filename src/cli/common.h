@@ -26,10 +26,11 @@ struct CommonFlags {
   int mmap = 1;
   bool mlock = false;
   int act_quant = 1;  // fast path: activations rounded to the weights' dot-product format
+  std::string kv_type = "f32";  // KV cache entries: f32 | bf16 | f16
   bool verbose = false;
 };
 
-// Adds -m, -t, --mmap, --mlock to a subcommand.
+// Adds -m, -t, --mmap, --mlock, --act-quant, --kv-type, -v to a subcommand.
 void AddModelFlags(CLI::App* cmd, CommonFlags* f);
 // Loads the model named by the flags, setting up the global thread pool first.
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);

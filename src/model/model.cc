@@ -75,13 +75,13 @@ std::vector<std::pair<size_t, size_t>> Model::KvWidths() const {
 }
 
 std::unique_ptr<KvCache> Model::NewCache(size_t capacity) const {
-  return std::make_unique<KvCache>(capacity, KvWidths());
+  return std::make_unique<KvCache>(capacity, KvWidths(), kv_dtype_);
 }
 
 size_t Model::KvBytesPerToken() const {
-  size_t floats = 0;
-  for (auto [k, v] : KvWidths()) floats += k + v;
-  return floats * sizeof(float);
+  size_t bytes = 0;
+  for (auto [k, v] : KvWidths()) bytes += RowBytes(kv_dtype_, k) + RowBytes(kv_dtype_, v);
+  return bytes;
 }
 
 Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_logits,

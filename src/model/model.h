@@ -55,6 +55,10 @@ class Model {
   const ParamStats& stats() const { return stats_; }
   const std::vector<std::string>& unused_tensors() const { return unused_; }
 
+  // The KV cache's entry type for new caches: kF32 (default, exact), kBF16 or kF16
+  // (IsKvDType; half the bytes decode reads at depth, entries rounded when stored).
+  void SetKvType(DType t) { kv_dtype_ = t; }
+  DType kv_type() const { return kv_dtype_; }
   std::unique_ptr<KvCache> NewCache(size_t capacity) const;
   // Bytes one cached position takes in every layer (what NewCache allocates per token).
   size_t KvBytesPerToken() const;
@@ -79,6 +83,7 @@ class Model {
   std::vector<std::string> notes_;
   ModelWeights w_;
   AttentionParams attn_;
+  DType kv_dtype_ = DType::kF32;
   RouterOptions router_;
   ParamStats stats_;
   std::vector<std::string> unused_;

@@ -1,6 +1,7 @@
 // Unit tests of the shared blocks against independent formulations: routing on hand-worked
 // cases, YaRN frequencies from the DeepSeek-V3 formulas, MLA's absorbed attention against the
 // expanded (naive) form, GQA against a direct loop.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -108,6 +109,13 @@ struct Rand {
   }
 };
 
+// x rounded to the cache entry type t and back (what KvLayer stores).
+void RoundTo(DType t, float* x, size_t n) {
+  std::vector<uint8_t> bytes(RowBytes(t, n));
+  QuantizeRow(t, x, n, bytes.data());
+  DequantizeRow(t, bytes.data(), n, x);
+}
+
 WeightMatrix F32(const std::vector<float>& v, size_t rows, size_t cols) {
   return {DType::kF32, v.data(), rows, cols, cols * 4};
 }
@@ -134,10 +142,12 @@ struct SequenceSlice {
 // The absorbed, chunked attention against the expanded form in double precision, for n rows:
 // first n - decode_rows in one call (whole rows per thread), then decode_rows calls of one row
 // (one row's chunks spread over the threads). 150 rows span three chunks, the last partial.
-class MlaTest : public ::testing::TestWithParam<std::pair<size_t, size_t>> {};
+// The cache entry type is the third parameter; the reference rounds the cached latents and
+// rope keys the same way, so the tolerance stays that of float32 arithmetic.
+class MlaTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, DType>> {};
 
 TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
-  const auto [n, decode_rows] = GetParam();
+  const auto [n, decode_rows, kv_type] = GetParam();
   ModelConfig c;
   c.hidden_size = 32;
   c.num_attention_heads = 3;
@@ -163,7 +173,7 @@ TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
   p.scale = 0.37f;
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  KvLayer kv{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
+  KvLayer kv(kv_type, C, rope, n);
   const size_t prefill = n - decode_rows;
   SequenceSlice head(0, prefill, &kv);
   MlaAttention(c, w, p, x.data(), prefill, head.rows, out.data(), pool);
@@ -172,7 +182,7 @@ TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
     MlaAttention(c, w, p, x.data() + i * E, 1, one.rows, out.data() + i * E, pool);
   }
   if (decode_rows > 0) {  // the same rows in one batch: bitwise the same (batch invariance)
-    KvLayer kv_all{C, rope, std::vector<float>(n * C), std::vector<float>(n * rope)};
+    KvLayer kv_all(kv_type, C, rope, n);
     SequenceSlice all(0, n, &kv_all);
     std::vector<float> out_all(n * E);
     MlaAttention(c, w, p, x.data(), n, all.rows, out_all.data(), pool);
@@ -189,6 +199,8 @@ TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
     for (size_t k = 0; k < C; ++k) ss += a[k] * a[k];
     for (size_t k = 0; k < C; ++k) lat[k] = a[k] / std::sqrt(ss / C + 1e-6) * kvnorm[k];
     ApplyRope(a.data() + C, 1, rope, rope, RopeStyle::kAdjacentPairs, p.rope_freq, i);
+    RoundTo(kv_type, lat.data(), C);
+    RoundTo(kv_type, a.data() + C, rope);
     MatVec(wq, H * qk, E, x.data() + i * E, Q[i].data());
     for (size_t h = 0; h < H; ++h) {
       ApplyRope(Q[i].data() + h * qk + nope, 1, rope, rope, RopeStyle::kAdjacentPairs, p.rope_freq, i);
@@ -220,11 +232,21 @@ TEST_P(MlaTest, AbsorbedEqualsExpandedAttention) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, MlaTest,
-                         ::testing::Values(std::pair<size_t, size_t>{5, 0}, std::pair<size_t, size_t>{150, 0},
-                                           std::pair<size_t, size_t>{150, 3}, std::pair<size_t, size_t>{129, 2}));
+std::vector<std::tuple<size_t, size_t, DType>> MlaCases() {
+  std::vector<std::tuple<size_t, size_t, DType>> cases;
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16})
+    for (auto [n, decode] : {std::pair<size_t, size_t>{5, 0}, {150, 0}, {150, 3}, {129, 2}}) cases.emplace_back(n, decode, t);
+  return cases;
+}
 
-TEST(Gqa, MatchesDirectLoop) {
+INSTANTIATE_TEST_SUITE_P(Rows, MlaTest, ::testing::ValuesIn(MlaCases()), [](const auto& info) {
+  return fmt::format("n{}_decode{}_{}", std::get<0>(info.param), std::get<1>(info.param), DTypeName(std::get<2>(info.param)));
+});
+
+class GqaTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(GqaTest, MatchesDirectLoop) {
+  const DType kv_type = GetParam();
   ModelConfig c;
   c.hidden_size = 16;
   c.num_attention_heads = 4;
@@ -241,7 +263,7 @@ TEST(Gqa, MatchesDirectLoop) {
   p.rope_freq = RopeFrequencies(D, 10000, {}, {});
   p.rope_style = RopeStyle::kHalves;
   p.scale = 0.5f;
-  KvLayer kv{KV * D, KV * D, std::vector<float>(n * KV * D), std::vector<float>(n * KV * D)};
+  KvLayer kv(kv_type, KV * D, KV * D, n);
   ThreadPool pool(2);
   std::vector<float> out(n * E);
   SingleSequence seq(n, &kv);
@@ -263,6 +285,8 @@ TEST(Gqa, MatchesDirectLoop) {
         }
       }
     }
+    RoundTo(kv_type, K[i].data(), KV * D);  // as cached
+    RoundTo(kv_type, V[i].data(), KV * D);
   }
   for (size_t i = 0; i < n; ++i) {
     std::vector<float> o(H * D, 0.0f), y(E);
@@ -283,6 +307,9 @@ TEST(Gqa, MatchesDirectLoop) {
     for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 1e-4);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(KvTypes, GqaTest, ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 // The bucketed, work-item MoE against a per-token loop over the routed experts + shared.
 TEST(MoeFfn, MatchesPerTokenLoop) {

@@ -40,8 +40,6 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
 }
 
 namespace {
-// Cached rows per AddScaledRows call: 16 MLA latents (32 KB) stay in L1 across a head group.
-constexpr size_t kRowsPerPass = 16;
 
 // Chunked attention over the MLA cache (flash-decoding): a chunk of kMlaChunk cached positions
 // gives, for all H heads at once, each head's max score m, Σ e^(s - m) and the e^(s - m)-
@@ -65,8 +63,7 @@ void MlaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, 
               const MlaPartial& out) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
   const size_t C = cfg.kv_lora_rank, qk = nope + rope;
-  const WeightMatrix latent{DType::kF32, kv.K(p0), cnt, C, kv.k_width * sizeof(float)};
-  const WeightMatrix k_pe{DType::kF32, kv.V(p0), cnt, rope, kv.v_width * sizeof(float)};
+  const WeightMatrix latent = kv.RowsK(p0, cnt, 0, C), k_pe = kv.RowsV(p0, cnt, 0, rope);
   MatMulRows(latent, q_lat + i * H * C, C, H, scores, cnt, 0, cnt);
   MatMulRows(k_pe, q + i * H * qk + nope, qk, H, pe, cnt, 0, cnt);
   for (size_t h = 0; h < H; ++h) {
@@ -166,8 +163,8 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     const auto pos = static_cast<int64_t>(rows.pos[i]);
     ApplyRope(qi, H, D, rope_dims, p.rope_style, p.rope_freq, pos);
     ApplyRope(ki, KV, D, rope_dims, p.rope_style, p.rope_freq, pos);
-    std::copy(ki, ki + KV * D, rows.kv[i]->K(pos));
-    std::copy(v.data() + i * KV * D, v.data() + (i + 1) * KV * D, rows.kv[i]->V(pos));
+    rows.kv[i]->StoreK(pos, ki);
+    rows.kv[i]->StoreV(pos, v.data() + i * KV * D);
   }
   // Per (row, KV head): the query heads sharing that KV head score against its keys as one
   // small matrix product (each key row read once for the group), then softmax and the
@@ -177,20 +174,18 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     std::vector<float> scores(group * rows.max_len);
     for (size_t job = b; job < e; ++job) {
       const size_t i = job / KV, g = job % KV, len = rows.pos[i] + 1;
-      KvLayer& kv = *rows.kv[i];
-      const WeightMatrix keys{DType::kF32, kv.K(0) + g * D, len, D, KV * D * sizeof(float)};
+      const KvLayer& kv = *rows.kv[i];
+      const WeightMatrix keys = kv.RowsK(0, len, g * D, D);
       MatMulRows(keys, q.data() + (i * H + g * group) * D, D, group, scores.data(), len, 0, len);
       for (size_t h = 0; h < group; ++h) {
         float* sc = scores.data() + h * len;
         for (size_t t = 0; t < len; ++t) sc[t] *= p.scale;
         SoftmaxInPlace(sc, len);
       }
-      float* out_g = attn.data() + (i * H + g * group) * D;
-      std::fill(out_g, out_g + group * D, 0.0f);
-      for (size_t t = 0; t < len; t += kRowsPerPass)
-        for (size_t h = 0; h < group; ++h)
-          AddScaledRows(scores.data() + h * len + t, kv.V(t) + g * D, KV * D, std::min(kRowsPerPass, len - t), D,
-                        out_g + h * D);
+      // out[h] = Σ_t p[h, t] · v_t: the values (rows) times the group's probabilities, as a
+      // register-tiled product (each value vector feeds every head of the group).
+      const WeightMatrix values = kv.RowsV(0, len, g * D, D);
+      MatMulTransposed(values, scores.data(), len, group, attn.data() + (i * H + g * group) * D, D);
     }
   });
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
@@ -218,9 +213,10 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   for (size_t i = 0; i < n; ++i) {
     float* row = kva.data() + i * (C + rope);
     const size_t pos = rows.pos[i];
-    RmsNormRow(row, w.kv_a_norm.data(), C, eps, rows.kv[i]->K(pos));
+    RmsNormRow(row, w.kv_a_norm.data(), C, eps, row);
+    rows.kv[i]->StoreK(pos, row);
     ApplyRope(row + C, 1, rope, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos));
-    std::copy(row + C, row + C + rope, rows.kv[i]->V(pos));
+    rows.kv[i]->StoreV(pos, row + C);
     ApplyRope(q.data() + i * H * qk + nope, H, qk, rope, p.rope_style, p.rope_freq, static_cast<int64_t>(pos));
   }
   // Absorbed queries q_lat[i, h] = W_UK,hᵀ · q_nope[i, h]   ([n, H, C]), with W_UK,h the
