@@ -136,6 +136,12 @@ TEST(Info, BenchPresetNumbers) {
     EXPECT_EQ(j["parameters"]["total"].get<uint64_t>(), w.total) << w.arch;
     EXPECT_EQ(j["parameters"]["active_per_token"].get<uint64_t>(), w.active) << w.arch;
     EXPECT_EQ(j["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024) << w.arch;
+    EXPECT_EQ(j["memory"]["kv_cache_type"], "f32") << w.arch;
+    Outcome h = Moe("info --json --kv-type bf16 -m " + path);  // 16-bit entries: half the bytes
+    ASSERT_EQ(h.code, 0) << h.err;
+    auto jh = nlohmann::json::parse(h.out);
+    EXPECT_EQ(jh["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024 / 2) << w.arch;
+    EXPECT_EQ(jh["memory"]["kv_cache_type"], "bf16") << w.arch;
     std::filesystem::remove(path);
   }
   // The published sizes of these presets: qwen3moe-bench ~2.61 B total, ~0.46 B active;
@@ -259,6 +265,20 @@ TEST(HfFolder, MtpNoteInInfoAndConvert) {
   fs::remove(out);
 }
 
+// Every cache entry type runs a whole generation, on GQA and MLA models.
+TEST(Run, KvTypesGenerate) {
+  for (const char* arch : {"llama", "deepseek-v3"}) {
+    const std::string m = Tmp(std::string("kv-") + arch + ".gguf");
+    ASSERT_EQ(Moe(std::string("synth --preset tiny --arch ") + arch + " -o " + m).code, 0);
+    for (const char* kv : {"f32", "bf16", "f16"}) {
+      Outcome r = Moe("run -m " + m + " --tokens 1,2,3 -n 4 --temp 0 --kv-type " + kv);
+      EXPECT_EQ(r.code, 0) << arch << " " << kv << ": " << r.err;
+      EXPECT_FALSE(r.out.empty()) << arch << " " << kv;
+    }
+    std::filesystem::remove(m);
+  }
+}
+
 TEST(Errors, BadFilesAndFlagsGiveOneLine) {
   std::string m = Tmp("ok.gguf");
   ASSERT_EQ(Moe("synth --arch llama --preset tiny -o " + m).code, 0);
@@ -277,6 +297,7 @@ TEST(Errors, BadFilesAndFlagsGiveOneLine) {
   ExpectOneLineError(Moe("run -m " + m + " --tokens 1 --temp -3"), "temperature");
   ExpectOneLineError(Moe("run -m " + m + " --tokens 1 --bogus-flag"), "bogus");
   ExpectOneLineError(Moe("synth --arch gpt5 -o x.gguf"), "gpt5");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1 -n 1 --kv-type q4_0"), "q4_0");
   std::ofstream(Tmp("bad.json")) << "[1, 2, \"three\"]";
   ExpectOneLineError(Moe("eval-logits -m " + m + " --tokens-file " + Tmp("bad.json") + " --out " + Tmp("o.f32")),
                      "not a token id");
