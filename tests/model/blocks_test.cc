@@ -141,7 +141,8 @@ struct SequenceSlice {
 
 // The absorbed, chunked attention against the expanded form in double precision, for n rows:
 // first n - decode_rows in one call (whole rows per thread), then decode_rows calls of one row
-// (one row's chunks spread over the threads). 150 rows span three chunks, the last partial.
+// (one row's chunks spread over the threads, in waves of 16 per thread). 150 rows span three
+// chunks, the last partial; 2100 rows need two decode waves.
 // The cache entry type is the third parameter; the reference rounds the cached latents and
 // rope keys the same way, so the tolerance stays that of float32 arithmetic.
 class MlaTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, DType>> {};
@@ -236,6 +237,7 @@ std::vector<std::tuple<size_t, size_t, DType>> MlaCases() {
   std::vector<std::tuple<size_t, size_t, DType>> cases;
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16})
     for (auto [n, decode] : {std::pair<size_t, size_t>{5, 0}, {150, 0}, {150, 3}, {129, 2}}) cases.emplace_back(n, decode, t);
+  cases.emplace_back(2100, 1, DType::kF32);  // 33 chunks: decode runs them in two waves of 32 (2 threads)
   return cases;
 }
 

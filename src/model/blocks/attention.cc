@@ -123,23 +123,30 @@ void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float*
     });
     return;
   }
-  // Decode: every (row, chunk) is a work item with its own partial; rows merge them after.
+  // Decode: every (row, chunk) is a work item with its own partial, in waves of a bounded
+  // number of items (for DeepSeek-V3, H·C floats are 256 KB per chunk); after each wave the
+  // partials merge into their rows in position order, as in the prefill layout.
+  const size_t wave = 16 * threads;
   std::vector<size_t> first(n + 1, 0);
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + chunks(i);
-  std::vector<float> parts(first[n] * part_floats);
-  pool.ParallelFor(first[n], 1, [&](size_t b, size_t e) {
-    std::vector<float> scratch;
-    size_t i = std::upper_bound(first.begin(), first.end(), b) - first.begin() - 1;
-    for (size_t job = b; job < e; ++job) {
+  std::vector<float> accs(n * part_floats), parts(std::min(wave, first[n]) * part_floats);
+  for (size_t w0 = 0; w0 < first[n]; w0 += wave) {
+    const size_t w1 = std::min(first[n], w0 + wave);
+    pool.ParallelFor(w1 - w0, 1, [&](size_t b, size_t e) {
+      std::vector<float> scratch;
+      size_t i = std::upper_bound(first.begin(), first.end(), w0 + b) - first.begin() - 1;
+      for (size_t job = w0 + b; job < w0 + e; ++job) {
+        while (job >= first[i + 1]) ++i;
+        const size_t c = job - first[i];  // a row's first chunk starts its accumulator
+        run_chunk(i, c, scratch, view(c == 0 ? accs.data() + i * part_floats : parts.data() + (job - w0) * part_floats));
+      }
+    });
+    for (size_t i = 0, job = w0; job < w1; ++job) {
       while (job >= first[i + 1]) ++i;
-      run_chunk(i, job - first[i], scratch, view(parts.data() + job * part_floats));
+      if (job > first[i]) MlaMerge(H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
     }
-  });
-  for (size_t i = 0; i < n; ++i) {
-    const MlaPartial acc = view(parts.data() + first[i] * part_floats);
-    for (size_t job = first[i] + 1; job < first[i + 1]; ++job) MlaMerge(H, C, acc, view(parts.data() + job * part_floats));
-    finish(i, acc);
   }
+  for (size_t i = 0; i < n; ++i) finish(i, view(accs.data() + i * part_floats));
 }
 
 }  // namespace
