@@ -12,20 +12,25 @@ KvLayer::KvLayer(DType t, size_t k_w, size_t v_w, size_t capacity) : dtype(t), k
   v.resize(capacity * RowBytes(t, v_w));
 }
 
-void KvLayer::StoreK(size_t pos, const float* src) {
-  QuantizeRow(dtype, src, k_width, k.data() + pos * RowBytes(dtype, k_width));
+namespace {
+// Row pos of a [capacity, width] table of type t.
+uint8_t* RowOf(DType t, std::vector<uint8_t>& table, size_t width, size_t pos) {
+  return table.data() + pos * RowBytes(t, width);
 }
-void KvLayer::StoreV(size_t pos, const float* src) {
-  QuantizeRow(dtype, src, v_width, v.data() + pos * RowBytes(dtype, v_width));
+WeightMatrix View(DType t, const std::vector<uint8_t>& table, size_t width, size_t p0, size_t n, size_t col0,
+                  size_t cols) {
+  const size_t stride = RowBytes(t, width);
+  return WeightMatrix{t, table.data() + p0 * stride + RowBytes(t, col0), n, cols, stride};
 }
+}  // namespace
 
+void KvLayer::StoreK(size_t pos, const float* src) { QuantizeRow(dtype, src, k_width, RowOf(dtype, k, k_width, pos)); }
+void KvLayer::StoreV(size_t pos, const float* src) { QuantizeRow(dtype, src, v_width, RowOf(dtype, v, v_width, pos)); }
 WeightMatrix KvLayer::RowsK(size_t p0, size_t n, size_t col0, size_t cols) const {
-  const size_t stride = RowBytes(dtype, k_width);
-  return WeightMatrix{dtype, k.data() + p0 * stride + RowBytes(dtype, col0), n, cols, stride};
+  return View(dtype, k, k_width, p0, n, col0, cols);
 }
 WeightMatrix KvLayer::RowsV(size_t p0, size_t n, size_t col0, size_t cols) const {
-  const size_t stride = RowBytes(dtype, v_width);
-  return WeightMatrix{dtype, v.data() + p0 * stride + RowBytes(dtype, col0), n, cols, stride};
+  return View(dtype, v, v_width, p0, n, col0, cols);
 }
 
 KvCache::KvCache(size_t capacity, const std::vector<std::pair<size_t, size_t>>& widths, DType dtype)

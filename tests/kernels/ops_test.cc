@@ -55,23 +55,6 @@ TEST_P(OpsTest, AddScaledMatchesScalar) {
   }
 }
 
-TEST_P(OpsTest, AddScaledRowsMatchesScalar) {
-  for (size_t n : {0, 1, 15, 16, 17, 32, 33, 64, 512, 1031})
-    for (size_t rows : {0, 1, 3, 16}) {
-      const size_t stride = n + 5;
-      auto x = Random(rows * stride, 11 + n, false), a = Random(rows, 3 + rows, false);
-      auto y = Random(n + 8, 5 + n, false);
-      std::vector<float> got = y;
-      AddScaledRows(a.data(), x.data(), stride, rows, n, got.data());
-      for (size_t i = 0; i < n; ++i) {
-        double want = y[i];
-        for (size_t k = 0; k < rows; ++k) want += double(a[k]) * x[k * stride + i];
-        EXPECT_NEAR(got[i], want, 1e-5) << "n=" << n << " rows=" << rows << " i=" << i;
-      }
-      for (size_t i = n; i < n + 8; ++i) EXPECT_EQ(got[i], y[i]);  // nothing past n
-    }
-}
-
 // SiluMul and SoftmaxInPlace (vector Exp) against double-precision formulas, on lengths with
 // and without a partial last vector; each element must not depend on the length around it.
 TEST_P(OpsTest, SiluMulMatchesFormula) {

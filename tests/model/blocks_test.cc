@@ -13,14 +13,14 @@
 namespace moe {
 namespace {
 
-// Rows 0..n-1 of one sequence starting at position 0.
-struct SingleSequence {
+// Rows [first, first + count) of one sequence (positions first, first + 1, ...).
+struct SequenceSlice {
   std::vector<size_t> pos;
   std::vector<KvLayer*> kv;
   BatchRows rows;
-  SingleSequence(size_t n, KvLayer* layer) : pos(n), kv(n, layer), rows{} {
-    for (size_t i = 0; i < n; ++i) pos[i] = i;
-    rows = BatchRows{pos.data(), kv.data(), n};
+  SequenceSlice(size_t first, size_t count, KvLayer* layer) : pos(count), kv(count, layer), rows{} {
+    for (size_t i = 0; i < count; ++i) pos[i] = first + i;
+    rows = BatchRows{pos.data(), kv.data(), first + count};
   }
 };
 
@@ -127,17 +127,6 @@ void MatVec(const std::vector<float>& w, size_t rows, size_t cols, const float* 
     y[r] = static_cast<float>(acc);
   }
 }
-
-// Rows [first, first + count) of one sequence through MlaAttention, writing their outputs.
-struct SequenceSlice {
-  std::vector<size_t> pos;
-  std::vector<KvLayer*> kv;
-  BatchRows rows;
-  SequenceSlice(size_t first, size_t count, KvLayer* layer) : pos(count), kv(count, layer), rows{} {
-    for (size_t i = 0; i < count; ++i) pos[i] = first + i;
-    rows = BatchRows{pos.data(), kv.data(), first + count};
-  }
-};
 
 // The absorbed, chunked attention against the expanded form in double precision, for n rows:
 // first n - decode_rows in one call (whole rows per thread), then decode_rows calls of one row
@@ -268,7 +257,7 @@ TEST_P(GqaTest, MatchesDirectLoop) {
   KvLayer kv(kv_type, KV * D, KV * D, n);
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  SingleSequence seq(n, &kv);
+  SequenceSlice seq(0, n, &kv);
   GqaAttention(c, w, p, x.data(), n, seq.rows, out.data(), pool);
   std::vector<std::vector<float>> Q(n, std::vector<float>(H * D)), K(n, std::vector<float>(KV * D)),
       V(n, std::vector<float>(KV * D));

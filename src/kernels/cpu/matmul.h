@@ -122,9 +122,9 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 // must check HasAvx512Dot(), or HasAvx512Fp16() for FP8 weights with kF16 activations).
 // kBest: the faster of the two as measured on Intel Emerald Rapids: kAvx512 for Q8_0
 // (vpdpbusd: 1.3x the exact path in decode, 4.7x in prefill) and for FP8 with fp16
-// activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16 (vdpbf16ps issues at half the
-// rate of FMA there, so widening and FMA beat it) and for FP8 with bf16 activations (the
-// vdpbf16ps body measured 1.3x slower than the exact path).
+// activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16
+// (vdpbf16ps issues at half the rate of FMA there, so widening and FMA beat it) and for FP8
+// with bf16 activations (the vdpbf16ps body measured 1.3x slower than the exact path).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();

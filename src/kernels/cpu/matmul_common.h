@@ -63,6 +63,15 @@ struct F8TileRows {
   }
 };
 
+// Bytes from a tile's rows to the same columns of the next tile, for a decode kernel's
+// prefetch into L2: the next tile only (two tiles ahead, or into L1, measured slower on
+// DeepSeek-V3 shapes: L1 lines of 2-7 KB rows were evicted before their use), and 0 when the
+// tile at r0 is the last of [r0, row_end): the rows past row_end are another work item's,
+// which another thread streams from DRAM anyway.
+inline size_t NextTileOffset(size_t tile_rows, size_t r0, size_t row_end, size_t row_stride) {
+  return row_end - r0 >= 2 * tile_rows ? tile_rows * row_stride : 0;
+}
+
 // Highway activation quantizer of matmul-inl.h, dispatched by matmul.cc: rows of x to
 // Q8_0 exactly as QuantizeRow (ggml's quantize_row_q8_0_ref), packed cols / 32 blocks per row.
 void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols,

@@ -123,20 +123,12 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
   }
 }
 
-// Prefetch distance for the kR-row tile at r0: the next tile, into L2. Measured on DeepSeek-V3
-// shapes: two tiles ahead into L1 evicted 7 KB rows' lines before their use (0.81-0.90x of
-// Q8_0's time, 0.95-1.0x now). Never past row_end: an expert's work item would otherwise read
-// rows that another thread streams from DRAM anyway.
-inline size_t Ahead(size_t kR, size_t r0, size_t row_end, size_t row_stride) {
-  return row_end - r0 >= 2 * kR ? kR * row_stride : 0;
-}
-
 // Tiles of kR rows over tokens [t0, t1): 3-token tiles (4 x 3 fp16 block sums and float
 // accumulators fill 24 of the 32 registers), then one narrower tile.
 template <size_t kR>
 void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, size_t row_end, const QuantizedActs& xq,
                     size_t t0, size_t t1, float* y, size_t y_stride) {
-  const size_t ahead = Ahead(kR, r0, row_end, w.row_stride);
+  const size_t ahead = NextTileOffset(kR, r0, row_end, w.row_stride);
   size_t t = t0;
   for (; t + 3 <= t1; t += 3) TileF8Fp16<kR, 3>(w, r0, xq, t, y, y_stride, 0);
   if (t1 - t == 2) TileF8Fp16<kR, 2>(w, r0, xq, t, y, y_stride, ahead);
@@ -167,7 +159,7 @@ void MatMulRowsF8Fp16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
     const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
     size_t r = row_begin;
     if (t1 - t0 == 1)
-      for (; r + 8 <= row_end; r += 8) TileF8Fp16<8, 1>(w, r, xq, t0, y, y_stride, Ahead(8, r, row_end, w.row_stride));
+      for (; r + 8 <= row_end; r += 8) TileF8Fp16<8, 1>(w, r, xq, t0, y, y_stride, NextTileOffset(8, r, row_end, w.row_stride));
     for (; r + 4 <= row_end; r += 4) RowTilesF8Fp16<4>(w, r, row_end, xq, t0, t1, y, y_stride);
     for (; r < row_end; ++r) RowTilesF8Fp16<1>(w, r, row_end, xq, t0, t1, y, y_stride);
   }

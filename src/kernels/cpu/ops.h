@@ -20,9 +20,6 @@ void SiluMul(const float* gate, const float* up, size_t n, float* out);
 
 // y[i] += a * x[i]
 void AddScaled(float a, const float* x, size_t n, float* y);
-// y[0, n) += Σ_k a[k] · x_k[0, n) for k rows x_k = x + k·x_stride (floats): y is loaded and
-// stored once per call instead of once per row (attention's weighted sum of values).
-void AddScaledRows(const float* a, const float* x, size_t x_stride, size_t n_rows, size_t n, float* y);
 
 // In-place softmax over n values, max-subtracted for stability.
 void SoftmaxInPlace(float* x, size_t n);

@@ -1,8 +1,8 @@
-// The vector ops on attention's inner loops (q·k scores, softmax and the weighted sum of
-// values) and the MoE's SiLU gate, for every Highway target, dispatched at run time: the rest
-// of ops.cc is compiled for the baseline ISA. Exponentials use Highway's vector Exp (about
-// 1 ulp), so every element takes the same arithmetic whatever its position: partial vectors
-// go through a padded copy, not a scalar loop.
+// The vector ops on attention's inner loops (softmax, and its exponentials for chunked
+// attention), residual adds and the MoE's SiLU gate, for every Highway target, dispatched at
+// run time: the rest of ops.cc is compiled for the baseline ISA. Exponentials use Highway's
+// vector Exp (about 1 ulp), so every element takes the same arithmetic whatever its position:
+// partial vectors go through a padded copy, not a scalar loop.
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
@@ -45,30 +45,6 @@ void AddScaledSimd(float a, const float* x, size_t n, float* y) {
   size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
   for (; i < n; ++i) y[i] += a * x[i];
-}
-
-void AddScaledRowsSimd(const float* a, const float* x, size_t x_stride, size_t n_rows, size_t n, float* y) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    auto y0 = hn::LoadU(d, y + i), y1 = hn::LoadU(d, y + i + N);
-    for (size_t k = 0; k < n_rows; ++k) {
-      const auto ak = hn::Set(d, a[k]);
-      const float* xk = x + k * x_stride + i;
-      y0 = hn::MulAdd(ak, hn::LoadU(d, xk), y0);
-      y1 = hn::MulAdd(ak, hn::LoadU(d, xk + N), y1);
-    }
-    hn::StoreU(y0, d, y + i);
-    hn::StoreU(y1, d, y + i + N);
-  }
-  for (; i + N <= n; i += N) {
-    auto y0 = hn::LoadU(d, y + i);
-    for (size_t k = 0; k < n_rows; ++k) y0 = hn::MulAdd(hn::Set(d, a[k]), hn::LoadU(d, x + k * x_stride + i), y0);
-    hn::StoreU(y0, d, y + i);
-  }
-  for (; i < n; ++i)
-    for (size_t k = 0; k < n_rows; ++k) y[i] += a[k] * x[k * x_stride + i];
 }
 
 // silu(g) · u = g / (1 + e^-g) · u on one vector. e^-g is taken at min(-g, 88) (Exp is
@@ -148,7 +124,6 @@ HWY_AFTER_NAMESPACE();
 namespace moe {
 HWY_EXPORT(DotSimd);
 HWY_EXPORT(AddScaledSimd);
-HWY_EXPORT(AddScaledRowsSimd);
 HWY_EXPORT(SiluMulSimd);
 HWY_EXPORT(SoftmaxSimd);
 HWY_EXPORT(ExpShiftSimd);
@@ -164,8 +139,5 @@ float ExpShiftInPlace(float* x, size_t n, float* max_out) {
 
 float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotSimd)(a, b, n); }
 void AddScaled(float a, const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(AddScaledSimd)(a, x, n, y); }
-void AddScaledRows(const float* a, const float* x, size_t x_stride, size_t n_rows, size_t n, float* y) {
-  HWY_DYNAMIC_DISPATCH(AddScaledRowsSimd)(a, x, x_stride, n_rows, n, y);
-}
 }  // namespace moe
 #endif
