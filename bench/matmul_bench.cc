@@ -8,6 +8,10 @@
 // block) with Q8_0 (1.0625 bytes per weight) on DeepSeek-V3 shapes, 2048x7168 and 7168x2048.
 #include <benchmark/benchmark.h>
 
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -31,10 +35,36 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   return v;
 }
 
+// Anonymous memory with huge pages advised, as the engine holds weights read with --mmap 0
+// (io/mapped_file.cc): 4 KiB pages would add a TLB walk per page per row stream.
+class HugeBuffer {
+ public:
+  HugeBuffer() = default;
+  HugeBuffer(const HugeBuffer&) = delete;
+  HugeBuffer& operator=(const HugeBuffer&) = delete;
+  ~HugeBuffer() {
+    if (p_ != nullptr) munmap(p_, n_);
+  }
+  void resize(size_t n) {
+    p_ = static_cast<uint8_t*>(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (p_ == MAP_FAILED) {
+      std::fprintf(stderr, "cannot allocate %zu bytes\n", n);
+      std::exit(1);
+    }
+    madvise(p_, n, MADV_HUGEPAGE);
+    n_ = n;
+  }
+  uint8_t* data() const { return p_; }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t n_ = 0;
+};
+
 // `copies` back-to-back copies of one random [rows, cols] matrix in `dtype`. FP8 copies share
 // one scale grid (ceil(rows/128) x ceil(cols/128) floats, under 0.03% of the weight bytes).
 struct Weights {
-  std::vector<uint8_t> bytes;
+  HugeBuffer bytes;
   std::vector<float> scales;
   size_t matrix_bytes = 0;
   WeightMatrix Matrix(DType dtype, size_t rows, size_t cols, size_t i) const {
@@ -52,22 +82,23 @@ size_t MatrixBytes(DType dtype, size_t rows, size_t cols) {
   return rows * RowBytes(dtype, cols) + scales;
 }
 
-Weights MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
-  Weights w;
+std::unique_ptr<Weights> MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
+  auto owned = std::make_unique<Weights>();
+  Weights& w = *owned;
   w.matrix_bytes = rows * RowBytes(dtype, cols);
   w.bytes.resize(w.matrix_bytes * copies);
   const std::vector<float> v = Random(rows * cols, 1);
   if (dtype == DType::kF8E4M3) {
     // Values in [-1, 1] with scale 1/448 per block, as DeepSeek's quantizer would choose.
     w.scales.assign((rows + kF8Block - 1) / kF8Block * ((cols + kF8Block - 1) / kF8Block), 1.0f / 448);
-    for (size_t i = 0; i < v.size(); ++i) w.bytes[i] = F32ToF8E4M3(v[i] * 448);
+    for (size_t i = 0; i < v.size(); ++i) w.bytes.data()[i] = F32ToF8E4M3(v[i] * 448);
   } else {
     for (size_t r = 0; r < rows; ++r)
       QuantizeRow(dtype, v.data() + r * cols, cols, w.bytes.data() + r * RowBytes(dtype, cols));
   }
   for (size_t i = 1; i < copies; ++i)
     std::memcpy(w.bytes.data() + i * w.matrix_bytes, w.bytes.data(), w.matrix_bytes);
-  return w;
+  return owned;
 }
 
 // The fast path with the AVX-512 intrinsics forced (also for BF16, which kBest leaves to the
@@ -96,7 +127,7 @@ void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t 
                           std::to_string(cols) + "*" + std::to_string(copies);
   if (!cached || cached_key != key) {
     cached.reset();
-    cached = std::make_unique<Weights>(MakeWeights(dtype, rows, cols, copies));
+    cached = MakeWeights(dtype, rows, cols, copies);
     cached_key = key;
   }
   const Weights& w = *cached;
