@@ -93,7 +93,7 @@ Status Model::Forward(std::span<const int32_t> tokens, KvCache& cache, bool all_
 Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits, ThreadPool& pool) const {
   const size_t E = cfg_.hidden_size, V = cfg_.vocab_size, n_layers = w_.layers.size();
   // Validate everything before touching any cache, so a bad step leaves all caches as they were.
-  size_t n = 0, out_rows = 0, max_len = 0;
+  size_t n = 0, out_rows = 0;
   for (size_t s = 0; s < batch.size(); ++s) {
     const SeqStep& st = batch[s];
     if (!st.cache) return Status::Errorf("batch entry {} has no cache", s);
@@ -109,7 +109,6 @@ Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits
       if (batch[o].cache == st.cache) return Status::Errorf("batch entries {} and {} share one cache", o, s);
     n += st.tokens.size();
     out_rows += st.all_logits ? st.tokens.size() : 1;
-    max_len = std::max(max_len, pos0 + st.tokens.size());
   }
   if (n == 0) return Status::Error("no tokens to evaluate");
 
@@ -130,7 +129,7 @@ Status Model::Forward(std::span<const SeqStep> batch, std::vector<float>* logits
   for (size_t l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w_.layers[l];
     for (size_t r = 0; r < n; ++r) kv[r] = &batch[seq[r]].cache->layer(l);
-    const BatchRows rows{pos.data(), kv.data(), max_len};
+    const BatchRows rows{pos.data(), kv.data()};
     RmsNormRows(h.data(), L.attn_norm.data(), n, E, eps, x.data());
     if (L.mla) MlaAttention(cfg_, *L.mla, attn_, x.data(), n, rows, y.data(), pool);
     else GqaAttention(cfg_, *L.gqa, attn_, x.data(), n, rows, y.data(), pool);

@@ -20,7 +20,7 @@ struct SequenceSlice {
   BatchRows rows;
   SequenceSlice(size_t first, size_t count, KvLayer* layer) : pos(count), kv(count, layer), rows{} {
     for (size_t i = 0; i < count; ++i) pos[i] = first + i;
-    rows = BatchRows{pos.data(), kv.data(), first + count};
+    rows = BatchRows{pos.data(), kv.data()};
   }
 };
 
@@ -234,10 +234,13 @@ INSTANTIATE_TEST_SUITE_P(Rows, MlaTest, ::testing::ValuesIn(MlaCases()), [](cons
   return fmt::format("n{}_decode{}_{}", std::get<0>(info.param), std::get<1>(info.param), DTypeName(std::get<2>(info.param)));
 });
 
-class GqaTest : public ::testing::TestWithParam<DType> {};
+// The chunked GQA attention against a direct double-precision loop, in the layouts of
+// MlaTest: n - decode_rows rows in one call, then one call per row; decode rows must equal the
+// same rows computed in one batch bitwise. 150 rows span three 64-position chunks.
+class GqaTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, DType>> {};
 
 TEST_P(GqaTest, MatchesDirectLoop) {
-  const DType kv_type = GetParam();
+  const auto [n, decode_rows, kv_type] = GetParam();
   ModelConfig c;
   c.hidden_size = 16;
   c.num_attention_heads = 4;
@@ -245,7 +248,7 @@ TEST_P(GqaTest, MatchesDirectLoop) {
   c.head_dim = 4;
   c.rope_dim = 4;
   c.rms_norm_eps = 1e-6;
-  const size_t E = 16, H = 4, KV = 2, D = 4, n = 4;
+  const size_t E = 16, H = 4, KV = 2, D = 4;
   Rand r;
   auto wq = r.Vec(H * D * E, 0.3f), wk = r.Vec(KV * D * E, 0.3f), wv = r.Vec(KV * D * E, 0.3f),
        wo = r.Vec(E * H * D, 0.3f), x = r.Vec(n * E);
@@ -254,11 +257,24 @@ TEST_P(GqaTest, MatchesDirectLoop) {
   p.rope_freq = RopeFrequencies(D, 10000, {}, {});
   p.rope_style = RopeStyle::kHalves;
   p.scale = 0.5f;
-  KvLayer kv(kv_type, KV * D, KV * D, n);
   ThreadPool pool(2);
   std::vector<float> out(n * E);
-  SequenceSlice seq(0, n, &kv);
-  GqaAttention(c, w, p, x.data(), n, seq.rows, out.data(), pool);
+  KvLayer kv(kv_type, KV * D, KV * D, n);
+  const size_t prefill = n - decode_rows;
+  SequenceSlice head(0, prefill, &kv);
+  GqaAttention(c, w, p, x.data(), prefill, head.rows, out.data(), pool);
+  for (size_t i = prefill; i < n; ++i) {
+    SequenceSlice one(i, 1, &kv);
+    GqaAttention(c, w, p, x.data() + i * E, 1, one.rows, out.data() + i * E, pool);
+  }
+  if (decode_rows > 0) {  // the same rows in one batch: bitwise the same (batch invariance)
+    KvLayer kv_all(kv_type, KV * D, KV * D, n);
+    SequenceSlice all(0, n, &kv_all);
+    std::vector<float> out_all(n * E);
+    GqaAttention(c, w, p, x.data(), n, all.rows, out_all.data(), pool);
+    for (size_t k = prefill * E; k < n * E; ++k) ASSERT_EQ(out[k], out_all[k]) << "row " << k / E;
+  }
+
   std::vector<std::vector<float>> Q(n, std::vector<float>(H * D)), K(n, std::vector<float>(KV * D)),
       V(n, std::vector<float>(KV * D));
   for (size_t i = 0; i < n; ++i) {
@@ -295,12 +311,20 @@ TEST_P(GqaTest, MatchesDirectLoop) {
         for (size_t k = 0; k < D; ++k) o[h * D + k] += static_cast<float>(s[t] / sum) * V[t][g * D + k];
     }
     MatVec(wo, E, H * D, o.data(), y.data());
-    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 1e-4);
+    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 1e-4) << "token " << i << " dim " << k;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(KvTypes, GqaTest, ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
-                         [](const auto& info) { return std::string(DTypeName(info.param)); });
+std::vector<std::tuple<size_t, size_t, DType>> GqaCases() {
+  std::vector<std::tuple<size_t, size_t, DType>> cases;
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16})
+    for (auto [n, decode] : {std::pair<size_t, size_t>{4, 0}, {150, 0}, {150, 3}, {129, 2}}) cases.emplace_back(n, decode, t);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, GqaTest, ::testing::ValuesIn(GqaCases()), [](const auto& info) {
+  return fmt::format("n{}_decode{}_{}", std::get<0>(info.param), std::get<1>(info.param), DTypeName(std::get<2>(info.param)));
+});
 
 // The bucketed, work-item MoE against a per-token loop over the routed experts + shared.
 TEST(MoeFfn, MatchesPerTokenLoop) {

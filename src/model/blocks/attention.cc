@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 namespace moe {
 
@@ -41,44 +43,70 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
 
 namespace {
 
-// Chunked attention over the MLA cache (flash-decoding): a chunk of kMlaChunk cached positions
-// gives, for all H heads at once, each head's max score m, Σ e^(s - m) and the e^(s - m)-
-// weighted sum of latents; a row's chunks then merge in position order. All heads share one
-// pass over the chunk, so each cached latent is read once per row (at depth the cache is the
-// large operand: 2.3 KB per position per layer in float32). The chunk size is fixed and the
-// merge sequential, so a row's arithmetic depends neither on the batch nor on the threads:
-// decode spreads one row's chunks over the threads, prefill gives each thread whole rows, and
-// both merge the same partials in the same order.
-constexpr size_t kMlaChunk = 64;
+// Chunked attention over the cache (flash-decoding): a chunk of kChunk cached positions gives,
+// for all H query heads at once, each head's max score m, Σ e^(s - m) and the e^(s - m)-
+// weighted sum of the cached vectors (MLA's latents, GQA's values); a row's chunks then merge
+// in position order. All heads share one pass over the chunk, so each cached position is read
+// once per row, whole and in order (at depth the cache is the large operand; a pass per head
+// or KV head would read it strided, or several times). The chunk size is fixed and the merge
+// sequential, so a row's arithmetic depends neither on the batch nor on the threads: decode
+// spreads one row's chunks over the threads, prefill gives each thread whole rows, and both
+// merge the same partials in the same order.
+constexpr size_t kChunk = 64;
 
-struct MlaPartial {  // one chunk (or a merged run of chunks) of one row
-  float* m;          // [H] max score
-  float* s;          // [H] Σ e^(score - m)
-  float* o;          // [H, C] Σ e^(score - m) · latent
+struct Partial {  // one chunk (or a merged run of chunks) of one row
+  float* m;       // [H] max score
+  float* s;       // [H] Σ e^(score - m)
+  float* o;       // [H, C] Σ e^(score - m) · cached vector
 };
 
-// Scores, exponentials and weighted latents of positions [p0, p0 + cnt) for row i.
+// Per head h: scale the chunk's cnt scores, then m[h] and s[h] from their exponentials, which
+// replace them.
+void ChunkSoftmax(size_t H, size_t cnt, float scale, float* scores, const Partial& out) {
+  for (size_t h = 0; h < H; ++h) {
+    float* sc = scores + h * cnt;
+    for (size_t t = 0; t < cnt; ++t) sc[t] *= scale;
+    out.s[h] = ExpShiftInPlace(sc, cnt, &out.m[h]);
+  }
+}
+
+// MLA, positions [p0, p0 + cnt) for row i.
 void MlaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, const float* q_lat,
               size_t i, const KvLayer& kv, size_t p0, size_t cnt, float* scores, float* pe,
-              const MlaPartial& out) {
+              const Partial& out) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
   const size_t C = cfg.kv_lora_rank, qk = nope + rope;
   const WeightMatrix latent = kv.RowsK(p0, cnt, 0, C), k_pe = kv.RowsV(p0, cnt, 0, rope);
   MatMulRows(latent, q_lat + i * H * C, C, H, scores, cnt, 0, cnt);
   MatMulRows(k_pe, q + i * H * qk + nope, qk, H, pe, cnt, 0, cnt);
-  for (size_t h = 0; h < H; ++h) {
-    float* sc = scores + h * cnt;
-    const float* r = pe + h * cnt;
-    for (size_t t = 0; t < cnt; ++t) sc[t] = p.scale * (sc[t] + r[t]);
-    out.s[h] = ExpShiftInPlace(sc, cnt, &out.m[h]);
-  }
+  for (size_t t = 0; t < H * cnt; ++t) scores[t] += pe[t];
+  ChunkSoftmax(H, cnt, p.scale, scores, out);
   // o[h] = Σ_t e_t[h] · latent_t: the chunk's latents (rows) times the heads' weights, as a
   // register-tiled product (each latent vector feeds several heads' FMAs).
   MatMulTransposed(latent, scores, cnt, H, out.o, C);
 }
 
+// GQA, positions [p0, p0 + cnt) for row i: per KV head, the query heads sharing it score
+// against its keys as one small product, and weight its values as another (each key and value
+// vector feeds every head of the group). The chunk's keys are 64 consecutive cache rows, so
+// after the first KV head's pass the others' come from L2.
+void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, size_t i,
+              const KvLayer& kv, size_t p0, size_t cnt, float* scores, const Partial& out) {
+  const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
+  const size_t group = H / KV;
+  for (size_t g = 0; g < KV; ++g) {
+    const WeightMatrix keys = kv.RowsK(p0, cnt, g * D, D);
+    MatMulRows(keys, q + (i * H + g * group) * D, D, group, scores + g * group * cnt, cnt, 0, cnt);
+  }
+  ChunkSoftmax(H, cnt, p.scale, scores, out);
+  for (size_t g = 0; g < KV; ++g) {
+    const WeightMatrix values = kv.RowsV(p0, cnt, g * D, D);
+    MatMulTransposed(values, scores + g * group * cnt, cnt, group, out.o + g * group * D, D);
+  }
+}
+
 // acc ← acc ⊕ part: both rescaled to the larger max (online softmax), per head.
-void MlaMerge(size_t H, size_t C, const MlaPartial& acc, const MlaPartial& part) {
+void Merge(size_t H, size_t C, const Partial& acc, const Partial& part) {
   for (size_t h = 0; h < H; ++h) {
     const float m = std::max(acc.m[h], part.m[h]);
     const float a = std::exp(acc.m[h] - m), b = std::exp(part.m[h] - m);
@@ -90,24 +118,27 @@ void MlaMerge(size_t H, size_t C, const MlaPartial& acc, const MlaPartial& part)
   }
 }
 
-// o_lat[i, h] = softmax(scores) · latents for every row, in chunks of kMlaChunk.
-void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float* q, const float* q_lat,
-                  size_t n, const BatchRows& rows, float* o_lat, ThreadPool& pool) {
-  const size_t H = cfg.num_attention_heads, C = cfg.kv_lora_rank;
+// A chunk computation: row i, positions [p0, p0 + cnt), `scratch` of at least 2·H·kChunk
+// floats, result into `out`.
+using ChunkFn = std::function<void(size_t i, size_t p0, size_t cnt, float* scratch, const Partial& out)>;
+
+// out[i, h] = softmax(scores) · cached vectors ([n, H, C]) for every row, in chunks of kChunk.
+void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkFn& chunk,
+               float* out, ThreadPool& pool) {
   const size_t part_floats = H * (2 + C);
-  auto view = [&](float* base) { return MlaPartial{base, base + H, base + 2 * H}; };
-  auto chunks = [&](size_t i) { return (rows.pos[i] + 1 + kMlaChunk - 1) / kMlaChunk; };
-  auto finish = [&](size_t i, const MlaPartial& acc) {
+  auto view = [&](float* base) { return Partial{base, base + H, base + 2 * H}; };
+  auto chunks = [&](size_t i) { return (rows.pos[i] + 1 + kChunk - 1) / kChunk; };
+  auto finish = [&](size_t i, const Partial& acc) {
     for (size_t h = 0; h < H; ++h) {
       const float inv = 1.0f / acc.s[h];
-      float* dst = o_lat + (i * H + h) * C;
+      float* dst = out + (i * H + h) * C;
       for (size_t c = 0; c < C; ++c) dst[c] = acc.o[h * C + c] * inv;
     }
   };
-  auto run_chunk = [&](size_t i, size_t c, std::vector<float>& scratch, const MlaPartial& out) {
-    const size_t len = rows.pos[i] + 1, p0 = c * kMlaChunk, cnt = std::min(kMlaChunk, len - p0);
-    scratch.resize(2 * H * kMlaChunk);
-    MlaChunk(cfg, p, q, q_lat, i, *rows.kv[i], p0, cnt, scratch.data(), scratch.data() + H * kMlaChunk, out);
+  auto run_chunk = [&](size_t i, size_t c, std::vector<float>& scratch, const Partial& part) {
+    const size_t len = rows.pos[i] + 1, p0 = c * kChunk;
+    scratch.resize(2 * H * kChunk);
+    chunk(i, p0, std::min(kChunk, len - p0), scratch.data(), part);
   };
   const size_t threads = static_cast<size_t>(pool.size());
   if (n >= 2 * threads) {  // prefill: whole rows per thread, merging as the chunks come
@@ -116,7 +147,7 @@ void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float*
       for (size_t i = b; i < e; ++i) {
         for (size_t c = 0, k = chunks(i); c < k; ++c) {
           run_chunk(i, c, scratch, view(c == 0 ? acc.data() : part.data()));
-          if (c > 0) MlaMerge(H, C, view(acc.data()), view(part.data()));
+          if (c > 0) Merge(H, C, view(acc.data()), view(part.data()));
         }
         finish(i, view(acc.data()));
       }
@@ -124,8 +155,8 @@ void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float*
     return;
   }
   // Decode: every (row, chunk) is a work item with its own partial, in waves of a bounded
-  // number of items (for DeepSeek-V3, H·C floats are 256 KB per chunk); after each wave the
-  // partials merge into their rows in position order, as in the prefill layout.
+  // number of items (for DeepSeek-V3's MLA, H·C floats are 256 KB per chunk); after each wave
+  // the partials merge into their rows in position order, as in the prefill layout.
   const size_t wave = 16 * threads;
   std::vector<size_t> first(n + 1, 0);
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + chunks(i);
@@ -143,7 +174,7 @@ void MlaOverCache(const ModelConfig& cfg, const AttentionParams& p, const float*
     });
     for (size_t i = 0, job = w0; job < w1; ++job) {
       while (job >= first[i + 1]) ++i;
-      if (job > first[i]) MlaMerge(H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
+      if (job > first[i]) Merge(H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
     }
   }
   for (size_t i = 0; i < n; ++i) finish(i, view(accs.data() + i * part_floats));
@@ -173,28 +204,11 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     rows.kv[i]->StoreK(pos, ki);
     rows.kv[i]->StoreV(pos, v.data() + i * KV * D);
   }
-  // Per (row, KV head): the query heads sharing that KV head score against its keys as one
-  // small matrix product (each key row read once for the group), then softmax and the
-  // weighted sum of values for the group.
-  const size_t group = H / KV;
-  pool.ParallelFor(n * KV, 1, [&](size_t b, size_t e) {
-    std::vector<float> scores(group * rows.max_len);
-    for (size_t job = b; job < e; ++job) {
-      const size_t i = job / KV, g = job % KV, len = rows.pos[i] + 1;
-      const KvLayer& kv = *rows.kv[i];
-      const WeightMatrix keys = kv.RowsK(0, len, g * D, D);
-      MatMulRows(keys, q.data() + (i * H + g * group) * D, D, group, scores.data(), len, 0, len);
-      for (size_t h = 0; h < group; ++h) {
-        float* sc = scores.data() + h * len;
-        for (size_t t = 0; t < len; ++t) sc[t] *= p.scale;
-        SoftmaxInPlace(sc, len);
-      }
-      // out[h] = Σ_t p[h, t] · v_t: the values (rows) times the group's probabilities, as a
-      // register-tiled product (each value vector feeds every head of the group).
-      const WeightMatrix values = kv.RowsV(0, len, g * D, D);
-      MatMulTransposed(values, scores.data(), len, group, attn.data() + (i * H + g * group) * D, D);
-    }
-  });
+  OverCache(H, D, n, rows,
+            [&](size_t i, size_t p0, size_t cnt, float* scratch, const Partial& part) {
+              GqaChunk(cfg, p, q.data(), i, *rows.kv[i], p0, cnt, scratch, part);
+            },
+            attn.data(), pool);
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
 }
 
@@ -236,7 +250,12 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
       MatMulTransposed(wuk, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C);
     }
   });
-  MlaOverCache(cfg, p, q.data(), q_lat.data(), n, rows, o_lat.data(), pool);
+  OverCache(H, C, n, rows,
+            [&](size_t i, size_t p0, size_t cnt, float* scratch, const Partial& part) {
+              MlaChunk(cfg, p, q.data(), q_lat.data(), i, *rows.kv[i], p0, cnt, scratch,
+                       scratch + H * kChunk, part);
+            },
+            o_lat.data(), pool);
   // Values: o[i, h] = W_UV,h · o_lat[i, h], W_UV,h = kv_b rows [h(nope+dv) + nope, +dv).
   pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
     for (size_t h = b; h < e; ++h) {

@@ -43,7 +43,6 @@ double YarnMscale(double factor, double m);
 struct BatchRows {
   const size_t* pos;
   KvLayer* const* kv;
-  size_t max_len;  // max(pos) + 1: the longest causal span any row attends over
 };
 
 // x: [n, hidden] (normalized input); out: [n, hidden].
