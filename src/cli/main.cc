@@ -1,9 +1,11 @@
 // `moe`: the command-line entry point; each subcommand lives in its own cmd_*.cc.
 #include <fmt/format.h>
 
+#include "base/allocator.h"
 #include "cli/common.h"
 
 int main(int argc, char** argv) {
+  moe::KeepTransientMemory();
   CLI::App app{"moe: run Mixture-of-Experts language models on the hardware you have"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moe 0.1.0");

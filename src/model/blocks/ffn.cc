@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <numeric>
+#include <utility>
 
 #include "kernels/cpu/ops.h"
 #include "model/blocks/attention.h"
@@ -72,32 +75,55 @@ Routing Route(const float* logits, size_t n_expert, const float* bias, const Rou
 
 namespace {
 
-// One FFN (a routed expert or the shared experts) applied to a gathered set of tokens.
+// One FFN (a routed expert or the shared experts) applied to a gathered set of tokens. Its
+// buffers are carved from a per-thread workspace that only grows: fresh buffers per layer
+// would either be zero-filled (a serial memset) or fault their pages in inside the parallel
+// products (malloc hands large blocks back to the kernel on free).
 struct ExpertJob {
   WeightMatrix gate, up, down;
   std::vector<size_t> tokens = {};   // rows of x this expert sees
   std::vector<float> weights = {};   // routing weight per token (1 for shared experts)
-  std::vector<float> xs = {}, h = {}, u = {}, d = {};  // [m, hidden], [m, ff] x 2, [m, hidden]
-  std::vector<uint8_t> xq = {}, hq = {};       // xs and h rounded for the fast path
+  float* xs = nullptr;               // [m, hidden] gathered rows of x (exact path only)
+  float *h = nullptr, *u = nullptr, *d = nullptr;  // [m, ff] x 2, [m, hidden]
+  uint8_t* xq = nullptr;             // [m] rows of x rounded for the fast path (or null)
+  uint8_t* hq = nullptr;             // [m] rows of h rounded for the fast path (or null)
 };
 
 // Rows [r0, r1) of y = a·Wᵀ for the m rows of `a` (stride = W.cols), on the fast path when
-// `q` holds a's rounded copy.
-void ItemRows(const WeightMatrix& w, const float* a, const std::vector<uint8_t>& q, size_t m, float* y,
-              size_t y_stride, size_t r0, size_t r1) {
-  if (q.empty()) {
+// `q` holds a's rounded copy (else null).
+void ItemRows(const WeightMatrix& w, const float* a, const uint8_t* q, size_t m, float* y, size_t y_stride,
+              size_t r0, size_t r1) {
+  if (q == nullptr) {
     MatMulRows(w, a, w.cols, m, y, y_stride, r0, r1);
   } else {
     const DType ad = ActsDType(w.dtype);
-    QuantizedActs acts{ad, q.data(), m, w.cols, ActsRowBytes(ad, w.cols)};
+    QuantizedActs acts{ad, q, m, w.cols, ActsRowBytes(ad, w.cols)};
     MatMulRowsQuantizedActs(w, acts, y, y_stride, r0, r1);
   }
 }
 
-void RoundActs(const WeightMatrix& w, const std::vector<float>& a, size_t m, std::vector<uint8_t>* q) {
-  const DType ad = ActsDType(w.dtype);
-  q->resize(m * ActsRowBytes(ad, w.cols));
-  QuantizeActivations(ad, a.data(), w.cols, m, w.cols, q->data());
+// Bytes of m rows of `cols` activations rounded for w's fast path (0: w takes floats).
+size_t RoundedBytes(const WeightMatrix& w, bool quantized_acts, size_t m) {
+  return quantized_acts && UsesQuantizedActs(w.dtype) ? m * ActsRowBytes(ActsDType(w.dtype), w.cols) : 0;
+}
+
+// A workspace that only grows, one per calling thread, 64-byte aligned: buffers carved from
+// it at multiples of 64 bytes (Pad) start on cache lines, whatever the heap's layout.
+template <class T>
+T* Workspace(size_t count) {
+  thread_local std::unique_ptr<uint8_t[]> raw;
+  thread_local size_t capacity = 0;
+  if (capacity < count) {
+    raw.reset(new uint8_t[count * sizeof(T) + 64]);
+    capacity = count;
+  }
+  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(raw.get()) + 63) & ~uintptr_t{63});
+}
+
+template <class T>
+size_t Pad(size_t count) {
+  constexpr size_t k = 64 / sizeof(T);
+  return (count + k - 1) / k * k;
 }
 
 // Runs `items` work items over the pool, each thread taking the next free one: the cost of
@@ -143,15 +169,62 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     }
     jobs.push_back(std::move(s));
   }
-  for (auto& j : jobs) {
-    const size_t m = j.tokens.size(), ff = j.gate.rows;
-    j.xs.resize(m * hidden);
-    for (size_t t = 0; t < m; ++t) std::copy(x + j.tokens[t] * hidden, x + (j.tokens[t] + 1) * hidden, j.xs.data() + t * hidden);
-    j.h.resize(m * ff);
-    j.u.resize(m * ff);
-    j.d.resize(m * hidden);
-    if (quantized_acts && UsesQuantizedActs(j.gate.dtype)) RoundActs(j.gate, j.xs, m, &j.xq);
+  // Buffers, carved from this thread's workspace. Rounding is per row, so x is rounded once
+  // per activation format (the shared experts' weights may have another dtype than the
+  // routed ones') and each expert gathers its tokens' rounded rows: the same bytes as
+  // rounding its gathered rows.
+  std::vector<std::pair<DType, uint8_t*>> rounded;  // x rounded, per activation format
+  std::vector<uint8_t*> x_rounded(jobs.size(), nullptr);
+  size_t floats = 0, bytes = 0;
+  std::vector<DType> formats;
+  for (const ExpertJob& j : jobs) {
+    const size_t m = j.tokens.size();
+    const bool rounds = RoundedBytes(j.gate, quantized_acts, 1) != 0;
+    floats += 2 * Pad<float>(m * j.gate.rows) + Pad<float>(m * hidden) + (rounds ? 0 : Pad<float>(m * hidden));
+    bytes += Pad<uint8_t>(RoundedBytes(j.gate, quantized_acts, m)) + Pad<uint8_t>(RoundedBytes(j.down, quantized_acts, m));
+    if (rounds && std::find(formats.begin(), formats.end(), ActsDType(j.gate.dtype)) == formats.end()) {
+      formats.push_back(ActsDType(j.gate.dtype));
+      bytes += Pad<uint8_t>(RoundedBytes(j.gate, true, n));
+    }
   }
+  float* f = Workspace<float>(floats);
+  uint8_t* b = Workspace<uint8_t>(bytes);
+  auto take_floats = [&](size_t count) { return std::exchange(f, f + Pad<float>(count)); };
+  auto take_bytes = [&](size_t count) { return std::exchange(b, b + Pad<uint8_t>(count)); };
+  for (size_t e = 0; e < jobs.size(); ++e) {
+    ExpertJob& j = jobs[e];
+    const size_t m = j.tokens.size(), ff = j.gate.rows;
+    j.h = take_floats(m * ff);
+    j.u = take_floats(m * ff);
+    j.d = take_floats(m * hidden);
+    if (!RoundedBytes(j.gate, quantized_acts, 1)) {
+      j.xs = take_floats(m * hidden);
+    } else {
+      const DType ad = ActsDType(j.gate.dtype);
+      for (auto [t, q] : rounded)
+        if (t == ad) x_rounded[e] = q;
+      if (x_rounded[e] == nullptr) {
+        x_rounded[e] = take_bytes(RoundedBytes(j.gate, true, n));
+        rounded.emplace_back(ad, x_rounded[e]);
+        const size_t row = ActsRowBytes(ad, hidden);
+        pool.ParallelFor(n, 16, [&, q = x_rounded[e]](size_t t0, size_t t1) {
+          QuantizeActivations(ad, x + t0 * hidden, hidden, t1 - t0, hidden, q + t0 * row);
+        });
+      }
+      j.xq = take_bytes(RoundedBytes(j.gate, true, m));
+    }
+    if (RoundedBytes(j.down, quantized_acts, 1)) j.hq = take_bytes(RoundedBytes(j.down, true, m));
+  }
+  RunItems(pool, jobs.size(), [&](size_t e) {
+    ExpertJob& j = jobs[e];
+    const size_t m = j.tokens.size();
+    if (j.xq) {
+      const size_t row = ActsRowBytes(ActsDType(j.gate.dtype), hidden);
+      for (size_t t = 0; t < m; ++t) std::copy_n(x_rounded[e] + j.tokens[t] * row, row, j.xq + t * row);
+    } else {
+      for (size_t t = 0; t < m; ++t) std::copy_n(x + j.tokens[t] * hidden, hidden, j.xs + t * hidden);
+    }
+  });
   // Work items are (expert, block of rows): a layer with a few active experts still
   // spreads over every thread, and each item streams its rows of gate and up (then down)
   // once for all the expert's tokens. Gate and up share an item so SiLU fuses in.
@@ -162,13 +235,14 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   RunItems(pool, items.size(), [&](size_t it) {
     ExpertJob& j = jobs[items[it].first];
     const size_t m = j.tokens.size(), ff = j.gate.rows, r0 = items[it].second, r1 = std::min(ff, r0 + kRows);
-    ItemRows(j.gate, j.xs.data(), j.xq, m, j.h.data(), ff, r0, r1);
-    ItemRows(j.up, j.xs.data(), j.xq, m, j.u.data(), ff, r0, r1);
-    for (size_t t = 0; t < m; ++t) SiluMul(j.h.data() + t * ff + r0, j.u.data() + t * ff + r0, r1 - r0, j.h.data() + t * ff + r0);
+    ItemRows(j.gate, j.xs, j.xq, m, j.h, ff, r0, r1);
+    ItemRows(j.up, j.xs, j.xq, m, j.u, ff, r0, r1);
+    for (size_t t = 0; t < m; ++t) SiluMul(j.h + t * ff + r0, j.u + t * ff + r0, r1 - r0, j.h + t * ff + r0);
   });
   if (quantized_acts) {
     RunItems(pool, jobs.size(), [&](size_t e) {
-      if (UsesQuantizedActs(jobs[e].down.dtype)) RoundActs(jobs[e].down, jobs[e].h, jobs[e].tokens.size(), &jobs[e].hq);
+      const ExpertJob& j = jobs[e];
+      if (j.hq) QuantizeActivations(ActsDType(j.down.dtype), j.h, j.gate.rows, j.tokens.size(), j.gate.rows, j.hq);
     });
   }
   items.clear();
@@ -177,14 +251,14 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   RunItems(pool, items.size(), [&](size_t it) {
     ExpertJob& j = jobs[items[it].first];
     const size_t r0 = items[it].second, r1 = std::min(hidden, r0 + kRows);
-    ItemRows(j.down, j.h.data(), j.hq, j.tokens.size(), j.d.data(), hidden, r0, r1);
+    ItemRows(j.down, j.h, j.hq, j.tokens.size(), j.d, hidden, r0, r1);
   });
   // Weighted sum per token, split by token so no two threads write the same row.
   pool.ParallelFor(n, 1, [&](size_t b, size_t end) {
     for (size_t i = b; i < end; ++i) {
       float* y = out + i * hidden;
       std::fill(y, y + hidden, 0.0f);
-      for (auto [e, t] : contrib[i]) AddScaled(jobs[e].weights[t], jobs[e].d.data() + t * hidden, hidden, y);
+      for (auto [e, t] : contrib[i]) AddScaled(jobs[e].weights[t], jobs[e].d + t * hidden, hidden, y);
     }
   });
 }
