@@ -327,8 +327,14 @@ INSTANTIATE_TEST_SUITE_P(Rows, GqaTest, ::testing::ValuesIn(GqaCases()), [](cons
 });
 
 // The bucketed, work-item MoE against a per-token loop over the routed experts + shared.
-TEST(MoeFfn, MatchesPerTokenLoop) {
-  const size_t E = 48, X = 8, F = 80, S = 40, n = 7;  // F, S not multiples of the 64-row items
+// Sizes (hidden E, expert rows F, shared rows S) are not multiples of the 64-row blocks; the
+// larger case makes RowsPerItem pick 192-row items for gate/up and 256-row items for down,
+// each expert ending in a partial item.
+class MoeFfnTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, size_t>> {};
+
+TEST_P(MoeFfnTest, MatchesPerTokenLoop) {
+  const auto [E, F, S] = GetParam();
+  const size_t X = 8, n = 7;
   Rand r;
   auto router = r.Vec(X * E), bias = r.Vec(X, 0.1f), gate = r.Vec(X * F * E, 0.2f), up = r.Vec(X * F * E, 0.2f),
        down = r.Vec(X * E * F, 0.2f), sg = r.Vec(S * E, 0.2f), su = r.Vec(S * E, 0.2f), sd = r.Vec(E * S, 0.2f),
@@ -369,6 +375,14 @@ TEST(MoeFfn, MatchesPerTokenLoop) {
     for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], acc[k], 1e-4) << "token " << i;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sizes, MoeFfnTest,
+                         ::testing::Values(std::tuple<size_t, size_t, size_t>{48, 80, 40},
+                                           std::tuple<size_t, size_t, size_t>{520, 300, 136}),
+                         [](const auto& info) {
+                           return fmt::format("E{}_F{}_S{}", std::get<0>(info.param), std::get<1>(info.param),
+                                              std::get<2>(info.param));
+                         });
 
 }  // namespace
 }  // namespace moe
