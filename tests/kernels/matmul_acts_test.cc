@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -230,6 +232,61 @@ TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
       }
     }
   }
+}
+
+// MatMulTransposedQuantizedActs on Q8_0 (vpdpbusd over 4-row interleaved weights) against a
+// scalar model of its rounding (a = x[r] · d[r, b] to int8 per 32 rows and block, exact
+// integer sums, one FMA per group: bit for bit), against the exact product within that
+// rounding's error, and each token against itself computed alone. Shapes: partial row quads
+// and groups, an odd number of blocks (a half-used last step), more blocks than 16 lanes,
+// rows starting mid-tensor (a kv_b head slice), strides.
+TEST(MatMulActsTest, TransposedQ8_0MatchesRoundingModel) {
+  if (!HasAvx512Dot()) GTEST_SKIP() << "no AVX512_VNNI";
+  for (size_t rows : {1, 5, 33, 128, 130})
+    for (size_t cols : {32, 96, 544}) {
+      const size_t tokens = 5, x_stride = rows + 3, y_stride = cols + 5;
+      const uint32_t seed = static_cast<uint32_t>(rows * 7 + cols);
+      const test::OwnedWeights whole = test::MakeWeights(DType::kQ8_0, rows + 130, cols, test::RandomValues((rows + 130) * cols, seed), 34);
+      const WeightMatrix w = whole.w.RowSlice(130, rows);
+      const std::vector<float> x = test::RandomValues(tokens * x_stride, seed + 1, -2, 2);
+      std::vector<float> y(tokens * y_stride, -1.0f), y_ref(tokens * y_stride), y1(cols + 1, -1.0f);
+      MatMulTransposedQuantizedActs(w, x.data(), x_stride, tokens, y.data(), y_stride);
+      ref::MatMulTransposed(w, x.data(), x_stride, tokens, y_ref.data(), y_stride);
+      auto block = [&](size_t r, size_t b) { return static_cast<const BlockQ8_0*>(w.Row(r))[b]; };
+      for (size_t t = 0; t < tokens; ++t) {
+        MatMulTransposedQuantizedActs(w, x.data() + t * x_stride, x_stride, 1, y1.data(), cols);
+        for (size_t c = 0; c < cols; ++c) {
+          const size_t b = c / kQ8_0Block;
+          float model = 0;
+          double bound = 0;
+          for (size_t g0 = 0; g0 < rows; g0 += 32) {
+            const size_t g1 = std::min(rows, g0 + 32);
+            std::vector<float> a(g1 - g0);
+            float amax = 0;
+            for (size_t r = g0; r < g1; ++r) {
+              a[r - g0] = x[t * x_stride + r] * F16ToF32(block(r, b).d);
+              amax = std::max(amax, std::fabs(a[r - g0]));
+            }
+            const float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+            int32_t isum = 0;
+            double qabs = 0;
+            for (size_t r = g0; r < g1; ++r) {
+              isum += static_cast<int32_t>(std::nearbyint(a[r - g0] * inv)) * block(r, b).qs[c % kQ8_0Block];
+              qabs += std::abs(block(r, b).qs[c % kQ8_0Block]);
+            }
+            model = std::fma(static_cast<float>(isum), scale, model);
+            bound += 0.5 * scale * qabs * 1.0001 + 1e-6 * amax * qabs;
+          }
+          const std::string where = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                                    " t=" + std::to_string(t) + " c=" + std::to_string(c);
+          ASSERT_EQ(y[t * y_stride + c], model) << where;
+          ASSERT_NEAR(y[t * y_stride + c], y_ref[t * y_stride + c], bound) << where;
+          ASSERT_EQ(y[t * y_stride + c], y1[c]) << where << " alone differs";
+        }
+        ASSERT_EQ(y[t * y_stride + cols], -1.0f) << "wrote past the columns";
+        ASSERT_EQ(y1[cols], -1.0f) << "wrote past the columns";
+      }
+    }
 }
 
 }  // namespace

@@ -52,6 +52,14 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
 void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                       float* y, size_t y_stride);
 
+// MatMulTransposed on the fast path where there is one (Q8_0 weights on CPUs with
+// AVX512_VNNI, see UsesQuantizedActs): each token's x[r] · (row r's block scale) is rounded
+// to int8 per 32 rows and column block, and the products are exact int32 sums
+// (matmul_q8_transposed.cc); otherwise MatMulTransposed itself. A token's result depends
+// only on its own row of x.
+void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
+                                   size_t n_tokens, float* y, size_t y_stride);
+
 // The whole product, split over the pool's threads by blocks of rows.
 void MatMul(const WeightMatrix& w, const float* x, size_t n_tokens, float* y, ThreadPool& pool);
 

@@ -129,6 +129,15 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
   PortableRows(w, xq, y, y_stride, row_begin, row_end);
 }
 
+void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
+                                   size_t n_tokens, float* y, size_t y_stride) {
+  if (w.dtype == DType::kQ8_0 && HasAvx512Dot() && n_tokens > 0 && w.rows > 0) {
+    detail::MatMulTransposedQ8_0Vnni(w, x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
+  MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);
+}
+
 bool UsesQuantizedActs(DType weights) {
   return (weights == DType::kQ8_0 && HasAvx512Dot()) || (weights == DType::kF8E4M3 && HasAvx512Fp16());
 }

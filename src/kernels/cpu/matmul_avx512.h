@@ -23,6 +23,10 @@ void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 // FP8 e4m3 weights (block scales) x bf16 activations with vdpbf16ps (AVX512_BF16).
 void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                         size_t y_stride, size_t row_begin, size_t row_end);
+// matmul_q8_transposed.cc: MatMulTransposed for Q8_0 weights with vpdpbusd (see
+// MatMulTransposedQuantizedActs); w.cols is a multiple of 32 by the format.
+void MatMulTransposedQ8_0Vnni(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                              float* y, size_t y_stride);
 // CPUID (and OS state) check for every extension the bodies above use.
 bool CpuHasAvx512Dot();
 
