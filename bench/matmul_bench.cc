@@ -4,6 +4,7 @@
 // ("-fast": vpdpbusd / vdpbf16ps, activation rounding included in the time).
 // "hot" decode runs reuse one matrix (it may stay in L2/L3); "cold" ones cycle through copies
 // totalling 512 MiB so every weight byte comes from DRAM, the decode roofline of DESIGN.md.
+// "transposed/" is MLA's W_UK product (rows of W are the reduction), exact vs VNNI.
 // "gemv/" compares FP8 (DeepSeek-V3 block-scaled e4m3, 1 byte per weight + a float per 128x128
 // block) with Q8_0 (1.0625 bytes per weight) on DeepSeek-V3 shapes, 2048x7168 and 7168x2048.
 #include <benchmark/benchmark.h>
@@ -163,6 +164,29 @@ void Register(const std::string& name, DType dt, size_t rows, size_t tokens, int
       ->ReportAggregatesOnly(true);
 }
 
+// MLA's W_UK product, y = x · W over one head of kv_b (DeepSeek-V3: 128 rows, the reduction,
+// x 512 columns), on one thread as attention runs it, weights hot: the exact path
+// (MatMulTransposed, weights widened to float) or with `fast` the VNNI one
+// (MatMulTransposedQuantizedActs, rounding of x included in the time).
+void RunTransposed(benchmark::State& state, DType dtype, size_t tokens, bool fast) {
+  constexpr size_t kRows = 128, kCols = 512;
+  const std::unique_ptr<Weights> w = MakeWeights(dtype, kRows, kCols, 1);
+  const WeightMatrix m = w->Matrix(dtype, kRows, kCols, 0);
+  const std::vector<float> x = Random(tokens * kRows, 2);
+  std::vector<float> y(tokens * kCols);
+  for (auto _ : state) {
+    if (fast) {
+      MatMulTransposedQuantizedActs(m, x.data(), kRows, tokens, y.data(), kCols);
+    } else {
+      MatMulTransposed(m, x.data(), kRows, tokens, y.data(), kCols);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kCols * tokens * state.iterations() * 1e-9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 // Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N>/threads:N.
 void RegisterAll() {
   const int cores = ThreadPool::PhysicalCores();
@@ -185,6 +209,19 @@ void RegisterAll() {
       }
     }
   }
+  // Names: transposed[-fast]/<dtype>/128x512/tokens:N (one thread).
+  for (size_t tokens : {1, 64})
+    for (bool fast : {false, true}) {
+      if (fast && !HasAvx512Dot()) continue;
+      std::string name = fast ? "transposed-fast" : "transposed";
+      name += "/q8_0/128x512/tokens:";
+      name += std::to_string(tokens);
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunTransposed(s, DType::kQ8_0, tokens, fast); })
+          ->UseRealTime()
+          ->MinWarmUpTime(0.05)
+          ->Repetitions(3)
+          ->ReportAggregatesOnly(true);
+    }
   // FP8 vs Q8_0 decode on DeepSeek-V3 shapes (q/kv projections, expert up/down), cold. Q8_0
   // both ways: exact (f32 activations) and, where present, the VNNI fast path the engine uses.
   for (int threads : {1, cores}) {

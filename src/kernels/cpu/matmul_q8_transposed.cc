@@ -9,6 +9,7 @@
 // activations per 32 values), and y[c] = Σ_groups s[g, b] · Σ_r q_a[r] · q_w[r, c] with the
 // inner sums exact in int32. The weights enter unsigned (q XOR 0x80 = q + 128), so each group
 // starts from -128 · Σ_r q_a[r]. A token's result depends only on its own row of x.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -105,21 +106,22 @@ MOE_AVX512_VNNI inline __m512i PairBroadcast(const void* p) {
   return _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(_mm_loadl_epi64(static_cast<const __m128i*>(p))));
 }
 
-// Row r's quants of blocks b and b + 1 (zero if b + 1 is past the row), XOR 0x80.
-MOE_AVX512_VNNI inline __m512i LoadRowPair(const WeightMatrix& w, const Shape& s, size_t r, size_t b) {
-  const __m512i k80 = _mm512_set1_epi8(static_cast<char>(0x80));
-  if (r >= s.rows) return k80;  // any bytes: the activation bytes of rows past the end are 0
-  const auto* row = static_cast<const BlockQ8_0*>(w.Row(r));
-  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[b].qs));
-  const __m256i hi = b + 1 < s.nb ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[b + 1].qs)) : _mm256_setzero_si256();
-  return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), k80);
+// The quants of a row's blocks b and b + 1 (p: block b's first quant; kTwo false: b is the
+// last block, the upper half is zero), XOR 0x80.
+template <bool kTwo>
+MOE_AVX512_VNNI inline __m512i LoadPair(const uint8_t* p) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i hi = kTwo ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + sizeof(BlockQ8_0))) : _mm256_setzero_si256();
+  return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
 }
 
 // Tokens acts[0..kT) over columns [64p, 64p + 64): y rows t, stride y_stride.
-template <size_t kT>
+template <size_t kT, bool kTwo>
 MOE_AVX512_VNNI void Step(const WeightMatrix& w, const Shape& s, const TokenActs* acts, size_t p,
                           float* y, size_t y_stride) {
   const size_t b = 2 * p;
+  const uint8_t* q0 = static_cast<const uint8_t*>(w.Row(0)) + b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs);
+  const size_t stride = w.row_stride;
   __m512 out[kT][4];
   for (size_t t = 0; t < kT; ++t)
     for (size_t j = 0; j < 4; ++j) out[t][j] = _mm512_setzero_ps();
@@ -133,11 +135,13 @@ MOE_AVX512_VNNI void Step(const WeightMatrix& w, const Shape& s, const TokenActs
       const size_t r = 4 * k;
       if (r >= s.rows) break;
       // 4 rows x 64 columns -> per column its 4 bytes in row order. Within each 128-bit lane
-      // (16 columns): u[j] holds columns 4j..4j+3 of the lane.
-      const __m512i v0 = LoadRowPair(w, s, r, b), v1 = LoadRowPair(w, s, r + 1, b);
-      const __m512i v2 = LoadRowPair(w, s, r + 2, b), v3 = LoadRowPair(w, s, r + 3, b);
-      const __m512i ab_lo = _mm512_unpacklo_epi8(v0, v1), ab_hi = _mm512_unpackhi_epi8(v0, v1);
-      const __m512i cd_lo = _mm512_unpacklo_epi8(v2, v3), cd_hi = _mm512_unpackhi_epi8(v2, v3);
+      // (16 columns): u[j] holds columns 4j..4j+3 of the lane. Rows past the end load as any
+      // bytes (0x80): their activation bytes are 0.
+      __m512i v[4];
+      for (size_t i = 0; i < 4; ++i)
+        v[i] = r + i < s.rows ? LoadPair<kTwo>(q0 + (r + i) * stride) : _mm512_set1_epi8(static_cast<char>(0x80));
+      const __m512i ab_lo = _mm512_unpacklo_epi8(v[0], v[1]), ab_hi = _mm512_unpackhi_epi8(v[0], v[1]);
+      const __m512i cd_lo = _mm512_unpacklo_epi8(v[2], v[3]), cd_hi = _mm512_unpackhi_epi8(v[2], v[3]);
       const __m512i u[4] = {_mm512_unpacklo_epi16(ab_lo, cd_lo), _mm512_unpackhi_epi16(ab_lo, cd_lo),
                             _mm512_unpacklo_epi16(ab_hi, cd_hi), _mm512_unpackhi_epi16(ab_hi, cd_hi)};
       for (size_t t = 0; t < kT; ++t) {
@@ -157,7 +161,7 @@ MOE_AVX512_VNNI void Step(const WeightMatrix& w, const Shape& s, const TokenActs
     float* dst = y + t * y_stride + 64 * p;
     _mm512_storeu_ps(dst, _mm512_shuffle_f32x4(t0, t1, 0x88));
     _mm512_storeu_ps(dst + 16, _mm512_shuffle_f32x4(t0, t1, 0xDD));
-    if (b + 1 < s.nb) {
+    if (kTwo) {
       _mm512_storeu_ps(dst + 32, _mm512_shuffle_f32x4(t2, t3, 0x88));
       _mm512_storeu_ps(dst + 48, _mm512_shuffle_f32x4(t2, t3, 0xDD));
     }
@@ -187,10 +191,12 @@ void MatMulTransposedQ8_0Vnni(const WeightMatrix& w, const float* x, size_t x_st
     const size_t kt = n_tokens - t >= 2 ? 2 : 1;
     for (size_t i = 0; i < kt; ++i) RoundToken(x + (t + i) * x_stride, s, d.data(), acts[i]);
     for (size_t p = 0; 2 * p < s.nb; ++p) {
+      const bool two = 2 * p + 1 < s.nb;
+      float* yt = y + t * y_stride;
       if (kt == 2) {
-        Step<2>(w, s, acts, p, y + t * y_stride, y_stride);
+        two ? Step<2, true>(w, s, acts, p, yt, y_stride) : Step<2, false>(w, s, acts, p, yt, y_stride);
       } else {
-        Step<1>(w, s, acts, p, y + t * y_stride, y_stride);
+        two ? Step<1, true>(w, s, acts, p, yt, y_stride) : Step<1, false>(w, s, acts, p, yt, y_stride);
       }
     }
   }
