@@ -13,6 +13,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A command that fails under `set -e` names itself (a rare early failure left no trace).
+trap 'echo "e2e: FAIL: line $LINENO: $BASH_COMMAND exited with $?" >&2' ERR
 fail() { echo "e2e: FAIL: $*" >&2; echo "--- server log:" >&2; cat "$work/server.log" >&2 || true; exit 1; }
 
 "$moe" synth --arch deepseek-v3 --preset tiny --type q8_0 -o "$work/model.gguf" > /dev/null
