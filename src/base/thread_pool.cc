@@ -114,6 +114,13 @@ void ThreadPool::ParallelFor(size_t n, size_t grain,
   });
 }
 
+void ThreadPool::ForEachItem(size_t items, const std::function<void(size_t, int)>& fn) {
+  std::atomic<size_t> next{0};
+  Run([&](int t, int) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(i, t);
+  });
+}
+
 namespace {
 std::unique_ptr<ThreadPool>& PoolSlot() {
   static std::unique_ptr<ThreadPool> pool;

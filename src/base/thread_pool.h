@@ -29,6 +29,10 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks of at least `grain` items, one region.
   void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
+  // Runs fn(item, thread_index) for every item in [0, items), each thread taking the next free
+  // item from a shared counter, one region: for items of uneven cost.
+  void ForEachItem(size_t items, const std::function<void(size_t, int)>& fn);
+
   // Physical cores of this machine (falls back to hardware_concurrency).
   static int PhysicalCores();
 

@@ -1,7 +1,6 @@
 #include "model/blocks/attention.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -153,17 +152,16 @@ void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkF
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return chunks(a) > chunks(b); });
-    std::atomic<size_t> next{0};
-    pool.Run([&](int, int) {
-      std::vector<float> scratch, acc(part_floats), part(part_floats);
-      for (size_t claimed; (claimed = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
-        const size_t i = order[claimed];
-        for (size_t c = 0, k = chunks(i); c < k; ++c) {
-          run_chunk(i, c, scratch, view(c == 0 ? acc.data() : part.data()));
-          if (c > 0) Merge(H, C, view(acc.data()), view(part.data()));
-        }
-        finish(i, view(acc.data()));
+    std::vector<std::vector<float>> scratch(threads), acc(threads, std::vector<float>(part_floats)),
+        part(threads, std::vector<float>(part_floats));
+    pool.ForEachItem(n, [&](size_t claimed, int t) {
+      const size_t i = order[claimed];
+      float* a = acc[t].data();
+      for (size_t c = 0, k = chunks(i); c < k; ++c) {
+        run_chunk(i, c, scratch[t], view(c == 0 ? a : part[t].data()));
+        if (c > 0) Merge(H, C, view(a), view(part[t].data()));
       }
+      finish(i, view(a));
     });
     return;
   }

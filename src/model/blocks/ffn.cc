@@ -1,7 +1,6 @@
 #include "model/blocks/ffn.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -126,15 +125,6 @@ size_t Pad(size_t count) {
   return (count + k - 1) / k * k;
 }
 
-// Runs `items` work items over the pool, each thread taking the next free one: the cost of
-// items differs (experts see different token counts), so a shared counter balances them.
-void RunItems(ThreadPool& pool, size_t items, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  pool.Run([&](int, int) {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(i);
-  });
-}
-
 // Rows per work item of a pass over `total_rows` expert rows: about 8 items per thread, so
 // the shared counter still balances them, in whole 64-row blocks, at most 256. Decode reads
 // each weight row once, and an item's first row tile starts cold (the kernels prefetch one
@@ -187,16 +177,17 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   // routed ones') and each expert gathers its tokens' rounded rows: the same bytes as
   // rounding its gathered rows.
   std::vector<std::pair<DType, uint8_t*>> rounded;  // x rounded, per activation format
-  std::vector<uint8_t*> x_rounded(jobs.size(), nullptr);
+  auto format = [&](DType ad) {
+    return std::find_if(rounded.begin(), rounded.end(), [&](const auto& r) { return r.first == ad; });
+  };
   size_t floats = 0, bytes = 0;
-  std::vector<DType> formats;
   for (const ExpertJob& j : jobs) {
     const size_t m = j.tokens.size();
     const bool rounds = RoundedBytes(j.gate, quantized_acts, 1) != 0;
     floats += 2 * Pad<float>(m * j.gate.rows) + Pad<float>(m * hidden) + (rounds ? 0 : Pad<float>(m * hidden));
     bytes += Pad<uint8_t>(RoundedBytes(j.gate, quantized_acts, m)) + Pad<uint8_t>(RoundedBytes(j.down, quantized_acts, m));
-    if (rounds && std::find(formats.begin(), formats.end(), ActsDType(j.gate.dtype)) == formats.end()) {
-      formats.push_back(ActsDType(j.gate.dtype));
+    if (rounds && format(ActsDType(j.gate.dtype)) == rounded.end()) {
+      rounded.emplace_back(ActsDType(j.gate.dtype), nullptr);
       bytes += Pad<uint8_t>(RoundedBytes(j.gate, true, n));
     }
   }
@@ -204,36 +195,33 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   uint8_t* b = Workspace<uint8_t>(bytes);
   auto take_floats = [&](size_t count) { return std::exchange(f, f + Pad<float>(count)); };
   auto take_bytes = [&](size_t count) { return std::exchange(b, b + Pad<uint8_t>(count)); };
-  for (size_t e = 0; e < jobs.size(); ++e) {
-    ExpertJob& j = jobs[e];
+  for (auto& [ad, q] : rounded) {
+    q = take_bytes(n * ActsRowBytes(ad, hidden));
+    const size_t row = ActsRowBytes(ad, hidden);
+    pool.ParallelFor(n, 16, [&, ad = ad, q = q](size_t t0, size_t t1) {
+      QuantizeActivations(ad, x + t0 * hidden, hidden, t1 - t0, hidden, q + t0 * row);
+    });
+  }
+  for (ExpertJob& j : jobs) {
     const size_t m = j.tokens.size(), ff = j.gate.rows;
     j.h = take_floats(m * ff);
     j.u = take_floats(m * ff);
     j.d = take_floats(m * hidden);
-    if (!RoundedBytes(j.gate, quantized_acts, 1)) {
-      j.xs = take_floats(m * hidden);
-    } else {
-      const DType ad = ActsDType(j.gate.dtype);
-      for (auto [t, q] : rounded)
-        if (t == ad) x_rounded[e] = q;
-      if (x_rounded[e] == nullptr) {
-        x_rounded[e] = take_bytes(RoundedBytes(j.gate, true, n));
-        rounded.emplace_back(ad, x_rounded[e]);
-        const size_t row = ActsRowBytes(ad, hidden);
-        pool.ParallelFor(n, 16, [&, q = x_rounded[e]](size_t t0, size_t t1) {
-          QuantizeActivations(ad, x + t0 * hidden, hidden, t1 - t0, hidden, q + t0 * row);
-        });
-      }
+    if (RoundedBytes(j.gate, quantized_acts, 1)) {
       j.xq = take_bytes(RoundedBytes(j.gate, true, m));
+    } else {
+      j.xs = take_floats(m * hidden);
     }
     if (RoundedBytes(j.down, quantized_acts, 1)) j.hq = take_bytes(RoundedBytes(j.down, true, m));
   }
-  RunItems(pool, jobs.size(), [&](size_t e) {
+  pool.ForEachItem(jobs.size(), [&](size_t e, int) {
     ExpertJob& j = jobs[e];
     const size_t m = j.tokens.size();
     if (j.xq) {
-      const size_t row = ActsRowBytes(ActsDType(j.gate.dtype), hidden);
-      for (size_t t = 0; t < m; ++t) std::copy_n(x_rounded[e] + j.tokens[t] * row, row, j.xq + t * row);
+      const DType ad = ActsDType(j.gate.dtype);
+      const size_t row = ActsRowBytes(ad, hidden);
+      const uint8_t* q = format(ad)->second;
+      for (size_t t = 0; t < m; ++t) std::copy_n(q + j.tokens[t] * row, row, j.xq + t * row);
     } else {
       for (size_t t = 0; t < m; ++t) std::copy_n(x + j.tokens[t] * hidden, hidden, j.xs + t * hidden);
     }
@@ -248,7 +236,7 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   size_t rows = RowsPerItem(ff_total, threads);
   for (size_t e = 0; e < jobs.size(); ++e)
     for (size_t r = 0; r < jobs[e].gate.rows; r += rows) items.push_back({e, r});
-  RunItems(pool, items.size(), [&](size_t it) {
+  pool.ForEachItem(items.size(), [&](size_t it, int) {
     ExpertJob& j = jobs[items[it].first];
     const size_t m = j.tokens.size(), ff = j.gate.rows, r0 = items[it].second, r1 = std::min(ff, r0 + rows);
     ItemRows(j.gate, j.xs, j.xq, m, j.h, ff, r0, r1);
@@ -256,7 +244,7 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     for (size_t t = 0; t < m; ++t) SiluMul(j.h + t * ff + r0, j.u + t * ff + r0, r1 - r0, j.h + t * ff + r0);
   });
   if (quantized_acts) {
-    RunItems(pool, jobs.size(), [&](size_t e) {
+    pool.ForEachItem(jobs.size(), [&](size_t e, int) {
       const ExpertJob& j = jobs[e];
       if (j.hq) QuantizeActivations(ActsDType(j.down.dtype), j.h, j.gate.rows, j.tokens.size(), j.gate.rows, j.hq);
     });
@@ -265,7 +253,7 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   rows = RowsPerItem(jobs.size() * hidden, threads);
   for (size_t e = 0; e < jobs.size(); ++e)
     for (size_t r = 0; r < hidden; r += rows) items.push_back({e, r});
-  RunItems(pool, items.size(), [&](size_t it) {
+  pool.ForEachItem(items.size(), [&](size_t it, int) {
     ExpertJob& j = jobs[items[it].first];
     const size_t r0 = items[it].second, r1 = std::min(hidden, r0 + rows);
     ItemRows(j.down, j.h, j.hq, j.tokens.size(), j.d, hidden, r0, r1);
