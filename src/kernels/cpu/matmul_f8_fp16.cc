@@ -76,6 +76,10 @@ MOE_AVX512_FP16 inline void Products(const uint8_t* const* wr, const uint16_t* c
   }
 }
 
+// Columns from the block in use to the block a decode tile prefetches into L1 (4-6 blocks
+// measured alike; 12 slower).
+constexpr size_t kL1Ahead = 5 * kF8Block;
+
 // `ahead`: bytes from a row to the row it prefetches (0: none).
 template <size_t kR, size_t kT>
 MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq,
@@ -92,10 +96,18 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const Quantize
 
   for (size_t c0 = 0, b = 0; c0 < cols; c0 += kF8Block, ++b) {
     const size_t end = cols - c0 < kF8Block ? cols : c0 + kF8Block;
-    if (kT <= 2 && ahead != 0) {  // the block's two cache lines per row, in a later tile
-      for (size_t r = 0; r < kR; ++r) {
+    if (kT <= 2) {
+      // The block's two cache lines per row in the next tile, into L2; and the block
+      // kL1Ahead columns on in the same rows, into L1 (the hardware streams rows 1-7 KB apart
+      // less eagerly): 0.94-0.97x the time of L2 alone on DeepSeek-V3 shapes, cold. The L1
+      // prefetch stays within the tile: running on into the next tile's rows measured slower.
+      for (size_t r = 0; ahead != 0 && r < kR; ++r) {
         _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + ahead, _MM_HINT_T1);
         _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + ahead, _MM_HINT_T1);
+      }
+      for (size_t r = 0; c0 + kL1Ahead < cols && r < kR; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0 + kL1Ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0 + kL1Ahead) + 64, _MM_HINT_T0);
       }
     }
     __m512i part[kR][kT];  // fp16 lanes
