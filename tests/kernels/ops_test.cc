@@ -1,4 +1,4 @@
-// Dot and AddScaled (attention's inner loops) on every compiled Highway target against a
+// Dot, AddScaled and MixScaled (attention's inner loops) on every compiled Highway target against a
 // double-precision scalar loop, across lengths that exercise the unrolled body, the single
 // vector loop and the scalar tail.
 #include <gtest/gtest.h>
@@ -51,6 +51,19 @@ TEST_P(OpsTest, AddScaledMatchesScalar) {
     // Only [0, n) is written.
     std::vector<float> guard(n + 8, 5.0f);
     AddScaled(1.0f, x.data(), n, guard.data());
+    for (size_t i = n; i < n + 8; ++i) EXPECT_EQ(guard[i], 5.0f);
+  }
+}
+
+TEST_P(OpsTest, MixScaledMatchesScalar) {
+  for (size_t n : {0, 1, 7, 16, 17, 33, 512, 1031}) {
+    auto x = Random(n, 9 + n, false), y = Random(n, 90 + n, false);
+    std::vector<float> got = y;
+    MixScaled(0.25f, got.data(), -1.5f, x.data(), n);
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_NEAR(got[i], 0.25 * double(y[i]) - 1.5 * double(x[i]), 1e-6) << "n=" << n << " i=" << i;
+    std::vector<float> guard(n + 8, 5.0f);  // only [0, n) is written
+    MixScaled(1.0f, guard.data(), 1.0f, x.data(), n);
     for (size_t i = n; i < n + 8; ++i) EXPECT_EQ(guard[i], 5.0f);
   }
 }

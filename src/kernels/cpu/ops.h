@@ -20,6 +20,8 @@ void SiluMul(const float* gate, const float* up, size_t n, float* out);
 
 // y[i] += a * x[i]
 void AddScaled(float a, const float* x, size_t n, float* y);
+// y[i] = a * y[i] + b * x[i]: the online-softmax merge of attention's partial sums.
+void MixScaled(float a, float* y, float b, const float* x, size_t n);
 
 // In-place softmax over n values, max-subtracted for stability.
 void SoftmaxInPlace(float* x, size_t n);

@@ -47,6 +47,16 @@ void AddScaledSimd(float a, const float* x, size_t n, float* y) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+void MixScaledSimd(float a, float* y, float b, const float* x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, a), vb = hn::Set(d, b);
+  size_t i = 0;
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::Add(hn::Mul(hn::LoadU(d, y + i), va), hn::Mul(hn::LoadU(d, x + i), vb)), d, y + i);
+  for (; i < n; ++i) y[i] = y[i] * a + x[i] * b;
+}
+
 // silu(g) · u = g / (1 + e^-g) · u on one vector. e^-g is taken at min(-g, 88) (Exp is
 // valid up to 104 and e^88 is still finite): for g < -88 the result is g · u / 1.6e38 ≈ 0,
 // as silu(g) is.
@@ -124,6 +134,7 @@ HWY_AFTER_NAMESPACE();
 namespace moe {
 HWY_EXPORT(DotSimd);
 HWY_EXPORT(AddScaledSimd);
+HWY_EXPORT(MixScaledSimd);
 HWY_EXPORT(SiluMulSimd);
 HWY_EXPORT(SoftmaxSimd);
 HWY_EXPORT(ExpShiftSimd);
@@ -139,5 +150,8 @@ float ExpShiftInPlace(float* x, size_t n, float* max_out) {
 
 float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotSimd)(a, b, n); }
 void AddScaled(float a, const float* x, size_t n, float* y) { HWY_DYNAMIC_DISPATCH(AddScaledSimd)(a, x, n, y); }
+void MixScaled(float a, float* y, float b, const float* x, size_t n) {
+  HWY_DYNAMIC_DISPATCH(MixScaledSimd)(a, y, b, x, n);
+}
 }  // namespace moe
 #endif

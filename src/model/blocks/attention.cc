@@ -107,16 +107,14 @@ void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, 
   }
 }
 
-// acc ← acc ⊕ part: both rescaled to the larger max (online softmax), per head.
-void Merge(size_t H, size_t C, const Partial& acc, const Partial& part) {
-  for (size_t h = 0; h < H; ++h) {
+// acc ← acc ⊕ part for heads [h0, h1): both rescaled to the larger max (online softmax).
+void Merge(size_t h0, size_t h1, size_t C, const Partial& acc, const Partial& part) {
+  for (size_t h = h0; h < h1; ++h) {
     const float m = std::max(acc.m[h], part.m[h]);
     const float a = std::exp(acc.m[h] - m), b = std::exp(part.m[h] - m);
     acc.m[h] = m;
     acc.s[h] = acc.s[h] * a + part.s[h] * b;
-    float* o = acc.o + h * C;
-    const float* po = part.o + h * C;
-    for (size_t c = 0; c < C; ++c) o[c] = o[c] * a + po[c] * b;
+    MixScaled(a, acc.o + h * C, b, part.o + h * C, C);
   }
 }
 
@@ -159,18 +157,20 @@ void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkF
       float* a = acc[t].data();
       for (size_t c = 0, k = chunks(i); c < k; ++c) {
         run_chunk(i, c, scratch[t], view(c == 0 ? a : part[t].data()));
-        if (c > 0) Merge(H, C, view(a), view(part[t].data()));
+        if (c > 0) Merge(0, H, C, view(a), view(part[t].data()));
       }
       finish(i, view(a));
     });
     return;
   }
   // Decode: every (row, chunk) is a work item with its own partial, in waves of a bounded
-  // number of items (for DeepSeek-V3's MLA, H·C floats are 256 KB per chunk); after each wave
-  // the partials merge into their rows in position order, as in the prefill layout.
-  const size_t wave = 16 * threads;
+  // number of items (for DeepSeek-V3's MLA, H·C floats are 256 KB per chunk), all waves the
+  // same size (33 chunks made a wave of 32 and one of 1, which left a thread idle); after each
+  // wave the partials merge into their rows in position order, as in the prefill layout.
   std::vector<size_t> first(n + 1, 0);
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + chunks(i);
+  const size_t max_wave = 16 * threads, waves = (first[n] + max_wave - 1) / max_wave;
+  const size_t wave = waves == 0 ? 1 : (first[n] + waves - 1) / waves;
   std::vector<float> accs(n * part_floats), parts(std::min(wave, first[n]) * part_floats);
   for (size_t w0 = 0; w0 < first[n]; w0 += wave) {
     const size_t w1 = std::min(first[n], w0 + wave);
@@ -185,7 +185,7 @@ void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkF
     });
     for (size_t i = 0, job = w0; job < w1; ++job) {
       while (job >= first[i + 1]) ++i;
-      if (job > first[i]) Merge(H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
+      if (job > first[i]) Merge(0, H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
     }
   }
   for (size_t i = 0; i < n; ++i) finish(i, view(accs.data() + i * part_floats));
