@@ -109,9 +109,9 @@ void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, 
   }
 }
 
-// acc ← acc ⊕ part for heads [h0, h1): both rescaled to the larger max (online softmax).
-void Merge(size_t h0, size_t h1, size_t C, const Partial& acc, const Partial& part) {
-  for (size_t h = h0; h < h1; ++h) {
+// acc ← acc ⊕ part: both rescaled to the larger max (online softmax), per head.
+void Merge(size_t H, size_t C, const Partial& acc, const Partial& part) {
+  for (size_t h = 0; h < H; ++h) {
     const float m = std::max(acc.m[h], part.m[h]);
     const float a = std::exp(acc.m[h] - m), b = std::exp(part.m[h] - m);
     acc.m[h] = m;
@@ -159,7 +159,7 @@ void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkF
       float* a = acc[t].data();
       for (size_t c = 0, k = chunks(i); c < k; ++c) {
         run_chunk(i, c, scratch[t], view(c == 0 ? a : part[t].data()));
-        if (c > 0) Merge(0, H, C, view(a), view(part[t].data()));
+        if (c > 0) Merge(H, C, view(a), view(part[t].data()));
       }
       finish(i, view(a));
     });
@@ -187,7 +187,7 @@ void OverCache(size_t H, size_t C, size_t n, const BatchRows& rows, const ChunkF
     });
     for (size_t i = 0, job = w0; job < w1; ++job) {
       while (job >= first[i + 1]) ++i;
-      if (job > first[i]) Merge(0, H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
+      if (job > first[i]) Merge(H, C, view(accs.data() + i * part_floats), view(parts.data() + (job - w0) * part_floats));
     }
   }
   for (size_t i = 0; i < n; ++i) finish(i, view(accs.data() + i * part_floats));
