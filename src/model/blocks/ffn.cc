@@ -176,9 +176,14 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
   // per activation format (the shared experts' weights may have another dtype than the
   // routed ones') and each expert gathers its tokens' rounded rows: the same bytes as
   // rounding its gathered rows.
-  std::vector<std::pair<DType, uint8_t*>> rounded;  // x rounded, per activation format
+  struct Rounded {
+    DType format;
+    size_t row_bytes;  // of one token; gate.cols == hidden
+    uint8_t* q;
+  };
+  std::vector<Rounded> rounded;  // x rounded, per activation format
   auto format = [&](DType ad) {
-    return std::find_if(rounded.begin(), rounded.end(), [&](const auto& r) { return r.first == ad; });
+    return std::find_if(rounded.begin(), rounded.end(), [&](const Rounded& r) { return r.format == ad; });
   };
   size_t floats = 0, bytes = 0;
   for (const ExpertJob& j : jobs) {
@@ -187,19 +192,19 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     floats += 2 * Pad<float>(m * j.gate.rows) + Pad<float>(m * hidden) + (rounds ? 0 : Pad<float>(m * hidden));
     bytes += Pad<uint8_t>(RoundedBytes(j.gate, quantized_acts, m)) + Pad<uint8_t>(RoundedBytes(j.down, quantized_acts, m));
     if (rounds && format(ActsDType(j.gate.dtype)) == rounded.end()) {
-      rounded.emplace_back(ActsDType(j.gate.dtype), nullptr);
-      bytes += Pad<uint8_t>(RoundedBytes(j.gate, true, n));
+      const DType ad = ActsDType(j.gate.dtype);
+      rounded.push_back({ad, ActsRowBytes(ad, hidden), nullptr});
+      bytes += Pad<uint8_t>(n * rounded.back().row_bytes);
     }
   }
   float* f = Workspace<float>(floats);
   uint8_t* b = Workspace<uint8_t>(bytes);
   auto take_floats = [&](size_t count) { return std::exchange(f, f + Pad<float>(count)); };
   auto take_bytes = [&](size_t count) { return std::exchange(b, b + Pad<uint8_t>(count)); };
-  for (auto& [ad, q] : rounded) {
-    q = take_bytes(n * ActsRowBytes(ad, hidden));
-    const size_t row = ActsRowBytes(ad, hidden);
-    pool.ParallelFor(n, 16, [&, ad = ad, q = q](size_t t0, size_t t1) {
-      QuantizeActivations(ad, x + t0 * hidden, hidden, t1 - t0, hidden, q + t0 * row);
+  for (Rounded& r : rounded) {
+    r.q = take_bytes(n * r.row_bytes);
+    pool.ParallelFor(n, 16, [&](size_t t0, size_t t1) {
+      QuantizeActivations(r.format, x + t0 * hidden, hidden, t1 - t0, hidden, r.q + t0 * r.row_bytes);
     });
   }
   for (ExpertJob& j : jobs) {
@@ -218,10 +223,8 @@ void MoeFfn(const MoeWeights& w, const RouterOptions& o, const float* x, size_t 
     ExpertJob& j = jobs[e];
     const size_t m = j.tokens.size();
     if (j.xq) {
-      const DType ad = ActsDType(j.gate.dtype);
-      const size_t row = ActsRowBytes(ad, hidden);
-      const uint8_t* q = format(ad)->second;
-      for (size_t t = 0; t < m; ++t) std::copy_n(q + j.tokens[t] * row, row, j.xq + t * row);
+      const Rounded& r = *format(ActsDType(j.gate.dtype));
+      for (size_t t = 0; t < m; ++t) std::copy_n(r.q + j.tokens[t] * r.row_bytes, r.row_bytes, j.xq + t * r.row_bytes);
     } else {
       for (size_t t = 0; t < m; ++t) std::copy_n(x + j.tokens[t] * hidden, hidden, j.xs + t * hidden);
     }
