@@ -34,16 +34,23 @@ std::vector<float> ExactIntegers(DType dt, size_t n, uint32_t seed) {
   return v;
 }
 
-// The fp16 kernel's extra error over the float reference: within a 128-column block each
-// lane adds four products in fp16, then two lanes are added, so every product takes part in
-// at most five fp16 roundings of 2^-11 relative each, plus half an fp16 subnormal step
-// (2^-25) absolute per rounding in the scaled domain, times the largest block scale · 2^8
-// and the token's scale to come back.
-double F16SumBound(const test::OwnedWeights& ow, const QuantizedActs& xq, size_t t, size_t cols,
-                   double sum_abs) {
-  float smax = 0;
-  for (float s : ow.scales) smax = std::max(smax, s);
-  return 5 * 0x1p-11 * sum_abs + 5.0 * cols * 0x1p-25 * 256 * smax * ActsScale(xq, t);
+// The fp16 kernel's extra error over the float reference. The activations times the block
+// scales are rounded to fp16 once more, then each lane adds 16 products in fp16 and two lanes
+// are added, so every product takes part in at most 18 fp16 roundings of 2^-11 relative
+// each. Near zero a rounding errs by up to half an fp16 subnormal step, 2^-25 in the scaled
+// domain, where the block row's max |x · s| is 2^9 or more: at most 3 · cols such roundings
+// (x', FMAs, adds; the x' ones times |decoded weight| <= 1.75), each 2^-26 · m in real terms,
+// m being max |x · s| over the row's block row.
+double F16SumBound(double m, size_t cols, double sum_abs) {
+  return 18 * 0x1p-11 * sum_abs + 3.0 * cols * 0x1p-26 * m;
+}
+
+// m of F16SumBound for weight row r and activations x.
+double ScaledMax(const test::OwnedWeights& ow, size_t r, const float* x) {
+  const float* s = ow.w.RowScales(r);
+  double m = 0;
+  for (size_t c = 0; c < ow.w.cols; ++c) m = std::max(m, std::fabs(double(x[c]) * s[c / kF8Block]));
+  return m;
 }
 
 // Rows [rb, re) of the fast product against the reference; rows outside keep a sentinel.
@@ -83,7 +90,7 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
       double sum_abs = 0;
       for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(wrow[c]) * xrow[c]);
       double bound = test::ErrorBound(cols, sum_abs);
-      if (ad == DType::kF16) bound += F16SumBound(ow, xq, t, cols, sum_abs);
+      if (ad == DType::kF16) bound += F16SumBound(ScaledMax(ow, r, xrow.data()), cols, sum_abs);
       ASSERT_NEAR(got, want, bound) << where << " r=" << r << " t=" << t;
     }
   }
@@ -116,6 +123,42 @@ void CheckAllShapes(DotImpl impl) {
 TEST(MatMulActsTest, Avx512MatchesReference) {
   if (!HasAvx512Dot()) GTEST_SKIP() << "CPU lacks AVX512_VNNI/AVX512_BF16";
   CheckAllShapes(DotImpl::kAvx512);
+}
+
+TEST(MatMulActsTest, Fp8FastPathOverBlockScalesOfManyMagnitudes) {
+  // The fp16 path scales the activations by each block row's column-block scales: block
+  // rows whose weights (hence scales) are all near 2^-25 or all near 2^15 must neither lose
+  // their products to fp16's range nor overflow the fp16 sums. 3 block rows, 9 column blocks
+  // (the last partial), 3 chunks of fp16 sums; 1 and 3 tokens take the decode and 3-token
+  // tiles.
+  if (!HasAvx512Fp16()) GTEST_SKIP() << "CPU lacks AVX512_FP16";
+  const size_t rows = 300, cols = 1100;
+  constexpr int kRowExp[] = {-25, -5, 13};  // per block row: all small, middling, all large
+  std::vector<float> wv = test::RandomValues(rows * cols, 21);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c)
+      wv[r * cols + c] *= std::ldexp(1.0f, kRowExp[r / kF8Block] + static_cast<int>(c / kF8Block % 3));
+  const test::OwnedWeights ow = test::MakeWeights(DType::kF8E4M3, rows, cols, wv, 0);
+  for (size_t tokens : {1, 3}) {
+    std::vector<float> x = test::RandomValues(tokens * cols, 22, -3, 3);
+    for (size_t i = 0; i < x.size(); ++i) x[i] *= std::ldexp(1.0f, static_cast<int>(i % cols / kF8Block * 3 % 11) - 5);
+    std::vector<uint8_t> xq_bytes(tokens * ActsRowBytes(DType::kF16, cols));
+    const QuantizedActs xq = QuantizeActivations(DType::kF16, x.data(), cols, tokens, cols, xq_bytes.data());
+    std::vector<float> y(tokens * rows), y_ref(tokens * rows), wrow(cols), xrow(cols);
+    MatMulRowsQuantizedActs(ow.w, xq, y.data(), rows, 0, rows, DotImpl::kAvx512);
+    ref::MatMulRowsQuantizedActs(ow.w, xq, y_ref.data(), rows, 0, rows);
+    for (size_t t = 0; t < tokens; ++t) {
+      DequantizeActs(xq, t, xrow.data());
+      for (size_t r = 0; r < rows; ++r) {
+        DequantizeWeightRow(ow.w, r, wrow.data());
+        double sum_abs = 0;
+        for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(wrow[c]) * xrow[c]);
+        const double bound = test::ErrorBound(cols, sum_abs) + F16SumBound(ScaledMax(ow, r, xrow.data()), cols, sum_abs);
+        ASSERT_TRUE(std::isfinite(y[t * rows + r])) << "r=" << r << " t=" << t;
+        ASSERT_NEAR(y[t * rows + r], y_ref[t * rows + r], bound) << "r=" << r << " t=" << t;
+      }
+    }
+  }
 }
 
 class MatMulActsPortableTest : public hwy::TestWithParamTarget {};
@@ -226,7 +269,7 @@ TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
           }
         }
         bound += test::ErrorBound(cols, sum_abs);
-        if (ad == DType::kF16) bound += F16SumBound(ow, xq, t, cols, sum_abs);
+        if (ad == DType::kF16) bound += F16SumBound(ScaledMax(ow, r, xt), cols, sum_abs);
         ASSERT_NEAR(y_fast[t * rows + r], y_exact[t * rows + r], bound)
             << DTypeName(dt) << " r=" << r << " t=" << t;
       }

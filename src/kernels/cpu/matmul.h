@@ -77,7 +77,8 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
 // fp16 (AVX512_FP16 vfmadd231ph) dot products where the CPU has them, else on a portable
 // path. Results differ from MatMulRows by the activation rounding (relative 2^-9 per element
 // for bf16, 2^-11 for fp16, up to d/2 = max|x|/254 absolute per element for Q8_0) and, for
-// fp16, by sums of four products per lane rounded to fp16 within each 128-column block.
+// fp16, by a second rounding of the activations times the block scales and sums of 16
+// products per lane rounded to fp16 over each 512 columns (matmul_f8_fp16.cc).
 //
 // fp16 activations (kF16) are scaled per token by a power of two 2^k that brings the token's
 // largest |x| into [2^10, 2^11), so they neither overflow nor lose small values to fp16's
