@@ -47,7 +47,7 @@ inline float HalfToFloat(uint16_t h) {
   return f;
 }
 
-// The operand rows of an FP8 tile on the fast path (16-bit activations, bf16 or fp16): kR
+// The operand rows of an FP8 tile on the bf16 fast path (matmul_avx512.cc): kR
 // weight rows from r0 with their block-scale rows, kT activation rows from t0.
 template <size_t kR, size_t kT>
 struct F8TileRows {
