@@ -323,6 +323,22 @@ MOE_AVX512_DOT inline bool F8Special(const uint8_t* p, size_t n) {
   return special;
 }
 
+// The operand rows of an FP8 tile: kR weight rows from r0 with their block-scale rows, kT
+// bf16 activation rows from t0.
+template <size_t kR, size_t kT>
+struct F8TileRows {
+  const uint8_t* w[kR];
+  const float* s[kR];
+  const uint16_t* x[kT];
+  F8TileRows(const WeightMatrix& m, size_t r0, const QuantizedActs& xq, size_t t0) {
+    for (size_t r = 0; r < kR; ++r) {
+      w[r] = static_cast<const uint8_t*>(m.Row(r0 + r));
+      s[r] = m.RowScales(r0 + r);
+    }
+    for (size_t t = 0; t < kT; ++t) x[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+  }
+};
+
 template <size_t kR, size_t kT>
 MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0,
                            float* y, size_t y_stride) {

@@ -47,22 +47,6 @@ inline float HalfToFloat(uint16_t h) {
   return f;
 }
 
-// The operand rows of an FP8 tile on the bf16 fast path (matmul_avx512.cc): kR
-// weight rows from r0 with their block-scale rows, kT activation rows from t0.
-template <size_t kR, size_t kT>
-struct F8TileRows {
-  const uint8_t* w[kR];
-  const float* s[kR];
-  const uint16_t* x[kT];
-  F8TileRows(const WeightMatrix& m, size_t r0, const QuantizedActs& xq, size_t t0) {
-    for (size_t r = 0; r < kR; ++r) {
-      w[r] = static_cast<const uint8_t*>(m.Row(r0 + r));
-      s[r] = m.RowScales(r0 + r);
-    }
-    for (size_t t = 0; t < kT; ++t) x[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
-  }
-};
-
 // Bytes from a tile's rows to the same columns of the next tile, for a decode kernel's
 // prefetch into L2: the next tile only (two tiles ahead, or into L1, measured slower on
 // DeepSeek-V3 shapes: L1 lines of 2-7 KB rows were evicted before their use), and 0 when the

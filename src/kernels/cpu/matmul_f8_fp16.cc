@@ -16,7 +16,7 @@
 // The loop then has no scale in it: products are summed in fp16 over 512 columns (16 FMAs
 // per lane, then the two 256-bit halves are added; at most 2 · 16 · 1.75 · 2^10 < 2^16, so
 // nothing overflows) and only then widened to float32. Against the per-block widening with a
-// scale FMA this took FP8 decode from 0.85-0.91x to 0.86-0.97x Q8_0's speed on 1024-column
+// scale FMA this took FP8 decode from 0.84-0.91x to 0.88-0.95x Q8_0's speed on 1024-column
 // rows and from 0.93-1.06x to 0.97-1.07x on DeepSeek-V3's 2048x7168 and 7168x2048 (cold,
 // 2 threads, moe_bench_kernels decode-fast / gemv-fast, alternating runs).
 //
@@ -179,16 +179,17 @@ MOE_AVX512_FP16 __attribute__((always_inline)) inline void Prefetch(const uint8_
   }
 }
 
-// Rows r0.. (one block row) against the pass's scaled activations ti.. (tokens t0.. of y).
-// `ahead`: bytes from a row to the row it prefetches (0: none).
+// Rows r0.. (one block row) against the pass's scaled activations t0.., into y's rows t0..
+// (y starts at the pass's first token). `ahead`: bytes from a row to the row it prefetches
+// (0: none).
 template <size_t kR, size_t kT>
-MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const ScaledActs& sa, size_t ti,
-                                size_t t0, float* y, size_t y_stride, size_t ahead) {
+MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const ScaledActs& sa, size_t t0,
+                                float* y, size_t y_stride, size_t ahead) {
   const size_t cols = w.cols;
   const uint8_t* wr[kR];
   for (size_t r = 0; r < kR; ++r) wr[r] = static_cast<const uint8_t*>(w.Row(r0 + r));
   const uint16_t* xr[kT];
-  for (size_t t = 0; t < kT; ++t) xr[t] = sa.x.data() + (ti + t) * sa.stride;
+  for (size_t t = 0; t < kT; ++t) xr[t] = sa.x.data() + (t0 + t) * sa.stride;
 
   __m512 acc[kR][kT];
   for (size_t r = 0; r < kR; ++r)
@@ -216,19 +217,19 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const ScaledAc
       }
   }
   for (size_t t = 0; t < kT; ++t)
-    for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) * sa.inv[ti + t];
+    for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) * sa.inv[t0 + t];
 }
 
 // Tiles of kR rows over the pass's tokens [0, n): 3-token tiles (4 x 3 fp16 sums and float
 // accumulators fill 24 of the 32 registers), then one narrower tile.
 template <size_t kR>
 void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, size_t row_end, const ScaledActs& sa, size_t n,
-                    size_t t0, float* y, size_t y_stride) {
+                    float* y, size_t y_stride) {
   const size_t ahead = NextTileOffset(kR, r0, row_end, w.row_stride);
   size_t t = 0;
-  for (; t + 3 <= n; t += 3) TileF8Fp16<kR, 3>(w, r0, sa, t, t0 + t, y, y_stride, 0);
-  if (n - t == 2) TileF8Fp16<kR, 2>(w, r0, sa, t, t0 + t, y, y_stride, ahead);
-  if (n - t == 1) TileF8Fp16<kR, 1>(w, r0, sa, t, t0 + t, y, y_stride, ahead);
+  for (; t + 3 <= n; t += 3) TileF8Fp16<kR, 3>(w, r0, sa, t, y, y_stride, 0);
+  if (n - t == 2) TileF8Fp16<kR, 2>(w, r0, sa, t, y, y_stride, ahead);
+  if (n - t == 1) TileF8Fp16<kR, 1>(w, r0, sa, t, y, y_stride, ahead);
 }
 
 MOE_AVX512_FP16 void ToF16Row(const float* x, size_t cols, float scale, uint16_t* out) {
@@ -268,8 +269,9 @@ void MatMulRowsF8Fp16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
       // 4-row tiles, also in decode: 8-row decode tiles measured 0.90-0.95x their speed
       // (cold, 2 threads, 7168x2048 and 4096x1024), on fp16 sums this long.
       size_t r = a;
-      for (; r + 4 <= b; r += 4) RowTilesF8Fp16<4>(w, r, row_end, sa, n, t0, y, y_stride);
-      for (; r < b; ++r) RowTilesF8Fp16<1>(w, r, row_end, sa, n, t0, y, y_stride);
+      float* yp = y + t0 * y_stride;
+      for (; r + 4 <= b; r += 4) RowTilesF8Fp16<4>(w, r, row_end, sa, n, yp, y_stride);
+      for (; r < b; ++r) RowTilesF8Fp16<1>(w, r, row_end, sa, n, yp, y_stride);
       a = b;
     }
   }
