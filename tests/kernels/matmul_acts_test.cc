@@ -45,6 +45,12 @@ double F16SumBound(double m, size_t cols, double sum_abs) {
   return 18 * 0x1p-11 * sum_abs + 3.0 * cols * 0x1p-26 * m;
 }
 
+// The AVX512_BF16 FP8 kernel's extra error over the float reference: x = hi + lo + e with
+// |e| <= 2^-16 |x| (two bf16 roundings; vdpbf16ps would flush a lo under 2^-126, which
+// these tests' activations, 0 or above 2^-30, never have), and 2 · cols products summed
+// where the reference sums cols.
+double Bf16PairBound(size_t cols, double sum_abs) { return 0x1p-16 * sum_abs + test::ErrorBound(cols, sum_abs); }
+
 // m of F16SumBound for weight row r and activations x.
 double ScaledMax(const test::OwnedWeights& ow, size_t r, const float* x) {
   const float* s = ow.w.RowScales(r);
@@ -91,6 +97,7 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
       for (size_t c = 0; c < cols; ++c) sum_abs += std::fabs(double(wrow[c]) * xrow[c]);
       double bound = test::ErrorBound(cols, sum_abs);
       if (ad == DType::kF16) bound += F16SumBound(ScaledMax(ow, r, xrow.data()), cols, sum_abs);
+      if (ad == DType::kF32 && impl == DotImpl::kAvx512) bound += Bf16PairBound(cols, sum_abs);
       ASSERT_NEAR(got, want, bound) << where << " r=" << r << " t=" << t;
     }
   }
@@ -159,6 +166,50 @@ TEST(MatMulActsTest, Fp8FastPathOverBlockScalesOfManyMagnitudes) {
       }
     }
   }
+}
+
+// Every e4m3 code through the AVX512_BF16 FP8 kernel (CPUs without AVX512_FP16): row r holds
+// the 256 codes rotated by 17r (NaN codes replaced by 1.0), in two full 128-column blocks and
+// a partial one (300 columns), so full and masked blocks both meet exponent-0 codes (zero,
+// -0, subnormals: the table decode) next to normal ones; scales 0.75, -3 and 5 (not powers
+// of two). One-hot activations pick single weights, so every product is exact and y must
+// equal float32(e4m3 value · scale). Then a NaN code must make its row NaN and only its row.
+TEST(MatMulActsTest, Fp8Bf16KernelDecodesEveryCode) {
+  if (!HasAvx512Dot() || ActsDType(DType::kF8E4M3) != DType::kF32)
+    GTEST_SKIP() << "FP8 takes the AVX512_FP16 kernel here, or the CPU lacks AVX512_BF16";
+  const size_t rows = 8, cols = 300;
+  const float scales[3] = {0.75f, -3.0f, 5.0f};
+  std::vector<uint8_t> bytes(rows * cols);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      const auto code = static_cast<uint8_t>(c + r * 17);
+      bytes[r * cols + c] = (code & 0x7F) == 0x7F ? 0x38 : code;
+    }
+  std::vector<float> x(cols), y(rows);
+  std::vector<uint8_t> xq_bytes(ActsRowBytes(DType::kF32, cols));
+  auto product = [&](const uint8_t* w_bytes) {
+    const WeightMatrix w{DType::kF8E4M3, w_bytes, rows, cols, cols, scales, 3, 0};
+    const QuantizedActs xq = QuantizeActivations(DType::kF32, x.data(), cols, 1, cols, xq_bytes.data());
+    MatMulRowsQuantizedActs(w, xq, y.data(), rows, 0, rows, DotImpl::kAvx512);
+  };
+  for (size_t c = 0; c < cols; ++c) {
+    std::fill(x.begin(), x.end(), 0.0f);
+    x[c] = 1.0f;
+    product(bytes.data());
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t code = bytes[r * cols + c];
+      ASSERT_EQ(y[r], F8E4M3ToF32(code) * scales[c / kF8Block]) << "code " << int(code) << " column " << c;
+    }
+  }
+  std::fill(x.begin(), x.end(), 1.0f);
+  for (uint8_t nan_code : {0x7F, 0xFF})
+    for (size_t c : {0, 77, 200, 299}) {
+      std::vector<uint8_t> one(rows * cols, 0x38);  // 1.0
+      one[5 * cols + c] = nan_code;
+      product(one.data());
+      for (size_t r = 0; r < rows; ++r)
+        ASSERT_EQ(std::isnan(y[r]), r == 5) << "code " << int(nan_code) << " at column " << c << ", row " << r;
+    }
 }
 
 class MatMulActsPortableTest : public hwy::TestWithParamTarget {};

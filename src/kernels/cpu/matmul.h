@@ -72,13 +72,15 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
 // ---- "fast" path: activations rounded to the weights' dot-product format ----
 // Q8_0 weights x activations quantized per 32-column block (as ggml's quantize_row_q8_0:
 // d = max|x| / 127, q = round(x / d), d stored as fp16); BF16 weights x activations rounded
-// to bf16; FP8 weights x activations rounded to fp16 where the CPU has AVX512_FP16, else to
-// bf16. Products run as int8 (AVX-512 VNNI vpdpbusd), bf16 pairs (AVX512_BF16 vdpbf16ps) or
-// fp16 (AVX512_FP16 vfmadd231ph) dot products where the CPU has them, else on a portable
-// path. Results differ from MatMulRows by the activation rounding (relative 2^-9 per element
-// for bf16, 2^-11 for fp16, up to d/2 = max|x|/254 absolute per element for Q8_0) and, for
-// fp16, by a second rounding of the activations times the block scales and sums of 16
-// products per lane rounded to fp16 over each 512 columns (matmul_f8_fp16.cc).
+// to bf16; FP8 weights x activations rounded to fp16 where the CPU has AVX512_FP16, else
+// float32 activations, which the AVX512_BF16 kernel splits into two bf16 (hi + lo, 16
+// significant bits). Products run as int8 (AVX-512 VNNI vpdpbusd), bf16 pairs (AVX512_BF16
+// vdpbf16ps) or fp16 (AVX512_FP16 vfmadd231ph) dot products where the CPU has them, else on a
+// portable path. Results differ from MatMulRows by the activation rounding (relative 2^-9 per
+// element for bf16, 2^-11 for fp16, 2^-16 for the bf16 pair, up to d/2 = max|x|/254 absolute
+// per element for Q8_0) and, for fp16, by a second rounding of the activations times the
+// block scales and sums of 16 products per lane rounded to fp16 over each 512 columns
+// (matmul_f8_fp16.cc).
 //
 // fp16 activations (kF16) are scaled per token by a power of two 2^k that brings the token's
 // largest |x| into [2^10, 2^11), so they neither overflow nor lose small values to fp16's
@@ -87,7 +89,7 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
 
 // Activations in a fast-path format: token t's row at data + t * row_stride.
 struct QuantizedActs {
-  DType dtype = DType::kQ8_0;  // kQ8_0 (BlockQ8_0 per 32 columns), kBF16 or kF16 (scaled)
+  DType dtype = DType::kQ8_0;  // kQ8_0 (BlockQ8_0 per 32 columns), kBF16, kF16 (scaled), kF32
   const void* data = nullptr;
   size_t n_tokens = 0;
   size_t cols = 0;
@@ -98,7 +100,7 @@ struct QuantizedActs {
 
 // Whether weights of this dtype have a fast path (Q8_0, BF16, FP8), and the format its
 // activations are rounded to: Q8_0 blocks for Q8_0 weights, bf16 for BF16, fp16 (with
-// AVX512_FP16) or bf16 for FP8.
+// AVX512_FP16) or float32 (kept; split into bf16 pairs by the kernel) for FP8.
 bool HasFastActsPath(DType weights);
 DType ActsDType(DType weights);
 // Bytes of one token's rounded activations: RowBytes, plus the scale of a kF16 row.
@@ -113,7 +115,7 @@ void DequantizeActs(const QuantizedActs& xq, size_t t, float* out);
 // Whether the CPU (and OS) support AVX512_FP16, checked once from CPUID.
 bool HasAvx512Fp16();
 
-// Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0, kBF16 or
+// Rounds rows of x ([n_tokens, cols] with stride x_stride floats) to `dtype` (kQ8_0, kBF16, kF32 or
 // kF16) into out, which holds n_tokens * ActsRowBytes(dtype, cols) bytes; rows are packed.
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out);
@@ -132,8 +134,9 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 // kBest: the faster of the two as measured on Intel Emerald Rapids: kAvx512 for Q8_0
 // (vpdpbusd: 1.3x the exact path in decode, 4.7x in prefill) and for FP8 with fp16
 // activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16
-// (vdpbf16ps issues at half the rate of FMA there, so widening and FMA beat it) and for FP8
-// with bf16 activations (the vdpbf16ps body measured 1.3x slower than the exact path).
+// (vdpbf16ps issues at half the rate of FMA there, so widening and FMA beat it); and on AMD
+// Zen 4 (AVX512_BF16, no AVX512_FP16) kAvx512 for FP8 with bf16 activations (1.6x the exact
+// path in cold decode, 1.1x in prefill).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
@@ -146,7 +149,7 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
 
 // Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
 // where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() and FP8
-// weights with HasAvx512Fp16() (not BF16, see DotImpl).
+// weights with HasAvx512Fp16() or HasAvx512Dot() (not BF16, see DotImpl).
 bool UsesQuantizedActs(DType weights);
 
 // The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with

@@ -24,7 +24,8 @@ bool HasFastActsPath(DType weights) {
 
 DType ActsDType(DType weights) {
   if (weights == DType::kQ8_0) return DType::kQ8_0;
-  if (weights == DType::kF8E4M3 && HasAvx512Fp16()) return DType::kF16;
+  // FP8 without AVX512_FP16: float32, which the AVX512_BF16 kernel splits into two bf16.
+  if (weights == DType::kF8E4M3) return HasAvx512Fp16() ? DType::kF16 : DType::kF32;
   return DType::kBF16;
 }
 
@@ -67,7 +68,7 @@ void ToScaledF16Row(const float* x, size_t cols, void* out) {
 
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out) {
-  MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16 || dtype == DType::kF16);
+  MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16 || dtype == DType::kF16 || dtype == DType::kF32);
   MOE_CHECK(cols % BlockSize(dtype) == 0);
   const size_t row_bytes = ActsRowBytes(dtype, cols);
   if (dtype == DType::kQ8_0) {
@@ -75,6 +76,8 @@ QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, 
   } else if (dtype == DType::kF16) {
     for (size_t t = 0; t < n_tokens; ++t)
       ToScaledF16Row(x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
+  } else if (dtype == DType::kF32) {
+    for (size_t t = 0; t < n_tokens; ++t) std::memcpy(static_cast<char*>(out) + t * row_bytes, x + t * x_stride, row_bytes);
   } else {
     for (size_t t = 0; t < n_tokens; ++t)
       QuantizeRow(dtype, x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
@@ -139,7 +142,8 @@ void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t
 }
 
 bool UsesQuantizedActs(DType weights) {
-  return (weights == DType::kQ8_0 && HasAvx512Dot()) || (weights == DType::kF8E4M3 && HasAvx512Fp16());
+  return (weights == DType::kQ8_0 && HasAvx512Dot()) ||
+         (weights == DType::kF8E4M3 && (HasAvx512Fp16() || HasAvx512Dot()));
 }
 
 void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,

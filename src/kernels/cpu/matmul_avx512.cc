@@ -9,6 +9,7 @@
 #include "kernels/cpu/matmul_avx512.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/matmul_common.h"
@@ -302,70 +303,175 @@ void RowTilesBf16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, siz
 // 32 codes to bf16 in three integer ops: the sign-extended code shifted left by 4 holds the
 // sign in bit 15 and exponent and mantissa in bits 10..4; keeping those and setting bit 14
 // makes a bf16 with exponent e + 128, i.e. v · 2^8 exactly (2^-8 is folded into the block
-// scale). This holds for exponent 1..15 and not NaN; blocks with zero, subnormal or NaN codes
-// (rare in real checkpoints) take the f16 route of the exact path with the activations
-// widened to float (exact products), so no code is flushed by vdpbf16ps, which treats bf16
-// denormals as zero. Per block, products are summed unscaled and scaled once; two tokens per
-// tile leave registers for the per-block sums.
+// scale). This holds for exponent 1..15 and not NaN. Exponent-0 codes (zero and subnormals,
+// v = m · 2^-9, so v · 2^8 = m / 2: 0, 0.5, .., 3.5, all exact in bf16) decode through a
+// table in blocks that hold one (three more ops per 32 codes there; a per-block scan finds
+// them), and blocks with a NaN code take the f16 route of the exact path with the
+// activations widened to float, so that NaN propagates. Per block, products are summed
+// unscaled and scaled once; two tokens per tile leave registers for the per-block sums.
 
-// Whether the bytes of a 128-column block hold a code the bf16 route cannot decode:
-// u = (code + 1) mod 128 is 0 for NaN and 1..8 for exponent 0.
-MOE_AVX512_DOT inline bool F8Special(const uint8_t* p, size_t n) {
-  __mmask64 any = 0;
+// Which codes of a block need more than the three-op decode: u = (code + 1) mod 128 is 0 for
+// NaN and 1..8 for exponent 0. Bit 0: an exponent-0 code; bit 1: a NaN code.
+MOE_AVX512_DOT inline unsigned F8Special(const uint8_t* p, size_t n) {
+  __mmask64 exp0 = 0, nan = 0;
   size_t c = 0;
   for (; c + 64 <= n; c += 64) {
     const __m512i u = _mm512_and_si512(_mm512_add_epi8(_mm512_loadu_si512(p + c), _mm512_set1_epi8(1)),
                                        _mm512_set1_epi8(0x7F));
-    any |= _mm512_cmple_epu8_mask(u, _mm512_set1_epi8(8));
+    exp0 |= _mm512_cmple_epu8_mask(u, _mm512_set1_epi8(8));
+    nan |= _mm512_testn_epi8_mask(u, u);
   }
-  bool special = any != 0;
-  for (; c < n; ++c) special |= ((p[c] + 1) & 0x7F) <= 8;
-  return special;
+  unsigned kinds = (exp0 != 0 ? 1u : 0u) | (nan != 0 ? 2u : 0u);
+  for (; c < n; ++c) {
+    const unsigned u = (p[c] + 1u) & 0x7F;
+    kinds |= (u >= 1 && u <= 8 ? 1u : 0u) | (u == 0 ? 2u : 0u);
+  }
+  return kinds;
 }
 
-// The operand rows of an FP8 tile: kR weight rows from r0 with their block-scale rows, kT
-// bf16 activation rows from t0.
+// 32 sign-extended codes (no NaN) to bf16 bits of v · 2^8. kExp0: lanes with exponent 0 take
+// sign | table[m] (q's low five bits are the mantissa there) instead of the normal decode.
+template <bool kExp0>
+MOE_AVX512_DOT inline __m512i F8ToBf16(__m512i q) {
+  const __m512i shifted = _mm512_slli_epi16(q, 4);
+  __m512i keep = _mm512_set1_epi16(static_cast<short>(0x87F0)), set = _mm512_set1_epi16(0x4000);
+  if constexpr (kExp0) {
+    // bf16 of m / 2 for m = 0..7 (lanes 8..31 unused).
+    const __m512i table = _mm512_setr_epi32(0x3F000000, 0x3FC03F80, 0x40204000, 0x40604040, 0, 0, 0, 0,
+                                            0, 0, 0, 0, 0, 0, 0, 0);
+    const __mmask32 exp0 = _mm512_testn_epi16_mask(q, _mm512_set1_epi16(0x78));
+    keep = _mm512_mask_mov_epi16(keep, exp0, _mm512_set1_epi16(static_cast<short>(0x8000)));
+    set = _mm512_mask_permutexvar_epi16(set, exp0, q, table);
+  }
+  // (shifted & keep) | set in one ternary op: imm 0xEA = (a & b) | c.
+  return _mm512_ternarylogic_epi32(shifted, keep, set, 0xEA);
+}
+
+// One pass of float32 activations split into two bf16 rows per token, x = hi + lo + e with
+// hi = bf16(x), lo = bf16(x - hi), |e| <= 2^-16 |x|: 16 significant bits, more than fp16's 11,
+// where bf16 alone (8) moved the kit's deepseek2-fp8 logits by up to 0.16 against float32
+// references (the kit allows 0.05 for engines computing in 16 bits). The products of hi and
+// of lo with the bf16 weights are exact; each costs one vdpbf16ps.
+struct F8SplitActs {
+  std::vector<uint16_t> x;  // [token][2][cols]: hi row, then lo row
+  size_t cols = 0;
+  const uint16_t* Hi(size_t t) const { return x.data() + 2 * t * cols; }
+  const uint16_t* Lo(size_t t) const { return Hi(t) + cols; }
+};
+
+MOE_AVX512_DOT void SplitActs(const QuantizedActs& xq, size_t t0, size_t t1, F8SplitActs& sa) {
+  const size_t cols = xq.cols;
+  sa.cols = cols;
+  sa.x.resize(2 * (t1 - t0) * cols);
+  for (size_t t = t0; t < t1; ++t) {
+    const auto* x = static_cast<const float*>(xq.Row(t));
+    uint16_t* hi = sa.x.data() + 2 * (t - t0) * cols;
+    uint16_t* lo = hi + cols;
+    for (size_t c = 0; c < cols; c += 16) {
+      const __mmask16 m = cols - c >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (cols - c)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+      const __m256i h = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
+      const __m512 hv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+      const __m256i l = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hv)));
+      _mm256_mask_storeu_epi16(hi + c, m, h);
+      _mm256_mask_storeu_epi16(lo + c, m, l);
+    }
+  }
+}
+
+// The operand rows of an FP8 tile: kR weight rows from r0 with their block-scale rows, and kT
+// tokens from t0 of the pass: split rows (hi, lo) and the float32 rows (xq's t0 is the
+// pass's first token plus t0).
 template <size_t kR, size_t kT>
 struct F8TileRows {
   const uint8_t* w[kR];
   const float* s[kR];
-  const uint16_t* x[kT];
-  F8TileRows(const WeightMatrix& m, size_t r0, const QuantizedActs& xq, size_t t0) {
+  const uint16_t* hi[kT];
+  const uint16_t* lo[kT];
+  const float* xf[kT];
+  F8TileRows(const WeightMatrix& m, size_t r0, const F8SplitActs& sa, const QuantizedActs& xq, size_t pass0,
+             size_t t0) {
     for (size_t r = 0; r < kR; ++r) {
       w[r] = static_cast<const uint8_t*>(m.Row(r0 + r));
       s[r] = m.RowScales(r0 + r);
     }
-    for (size_t t = 0; t < kT; ++t) x[t] = static_cast<const uint16_t*>(xq.Row(t0 + t));
+    for (size_t t = 0; t < kT; ++t) {
+      hi[t] = sa.Hi(t0 + t);
+      lo[t] = sa.Lo(t0 + t);
+      xf[t] = static_cast<const float*>(xq.Row(pass0 + t0 + t));
+    }
   }
 };
 
+// Products of one 128-column block (n columns from c0) into part, decoded with F8ToBf16<kExp0>;
+// kFull: n = 128, plain loads (the code load folds into the sign extension).
+template <bool kFull, bool kExp0, size_t kR, size_t kT>
+MOE_AVX512_DOT inline void F8BlockProducts(const uint8_t* const* wr, const uint16_t* const* hi,
+                                           const uint16_t* const* lo, size_t c0, size_t n, __m512 (&part)[kR][kT]) {
+  for (size_t c = c0; c < c0 + (kFull ? kF8Block : n); c += 32) {
+    const size_t left = c0 + n - c;
+    const __mmask32 m = kFull || left >= 32 ? ~__mmask32{0} : (__mmask32{1} << left) - 1;
+    __m512bh wv[kR];
+    // Masked-off lanes decode from code 0 (2^8 or 0); the activations there are zero.
+    for (size_t r = 0; r < kR; ++r) {
+      const __m256i codes = kFull ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[r] + c))
+                                  : _mm256_maskz_loadu_epi8(m, wr[r] + c);
+      wv[r] = reinterpret_cast<__m512bh>(F8ToBf16<kExp0>(_mm512_cvtepi8_epi16(codes)));
+    }
+    for (size_t t = 0; t < kT; ++t) {
+      const __m512bh xh = reinterpret_cast<__m512bh>(kFull ? _mm512_loadu_si512(hi[t] + c)
+                                                           : _mm512_maskz_loadu_epi16(m, hi[t] + c));
+      const __m512bh xl = reinterpret_cast<__m512bh>(kFull ? _mm512_loadu_si512(lo[t] + c)
+                                                           : _mm512_maskz_loadu_epi16(m, lo[t] + c));
+      for (size_t r = 0; r < kR; ++r) part[r][t] = _mm512_dpbf16_ps(_mm512_dpbf16_ps(part[r][t], wv[r], xh), wv[r], xl);
+    }
+  }
+}
+
+// Whether any of the kR rows' full 128-column blocks at c0 holds an exponent-0 or NaN code:
+// the smallest u = (code + 1) mod 128 over all of them is 8 or less (F8Special tells which).
+template <size_t kR>
+MOE_AVX512_DOT inline bool F8AnySpecial(const uint8_t* const* wr, size_t c0) {
+  const __m512i one = _mm512_set1_epi8(1), low7 = _mm512_set1_epi8(0x7F);
+  __m512i m = low7;
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t c = 0; c < kF8Block; c += 64)
+      m = _mm512_min_epu8(m, _mm512_and_si512(_mm512_add_epi8(_mm512_loadu_si512(wr[r] + c0 + c), one), low7));
+  return _mm512_cmple_epu8_mask(m, _mm512_set1_epi8(8)) != 0;
+}
+
+// `ahead`: bytes from a row to the row whose block it prefetches into L2 (0: none).
+// Rows r0.. against tokens t0.. of the pass that starts at xq's token pass0 (split in sa),
+// into y's rows t0.. (y starts at the pass's first token).
 template <size_t kR, size_t kT>
-MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0,
-                           float* y, size_t y_stride) {
+MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const F8SplitActs& sa, const QuantizedActs& xq,
+                           size_t pass0, size_t t0, float* y, size_t y_stride, size_t ahead) {
   const size_t cols = w.cols;
-  const F8TileRows<kR, kT> rows(w, r0, xq, t0);
+  const F8TileRows<kR, kT> rows(w, r0, sa, xq, pass0, t0);
   const uint8_t* const* wr = rows.w;
   const float* const* sr = rows.s;
-  const uint16_t* const* xr = rows.x;
 
   __m512 acc[kR][kT];
   for (size_t r = 0; r < kR; ++r)
     for (size_t t = 0; t < kT; ++t) acc[r][t] = _mm512_setzero_ps();
-  float extra[kR][kT] = {};  // special blocks, summed in scalar float
+  float extra[kR][kT] = {};  // NaN blocks, summed in scalar float
 
   for (size_t c0 = 0, b = 0; c0 < cols; c0 += kF8Block, ++b) {
     const size_t n = cols - c0 < kF8Block ? cols - c0 : kF8Block;
-    bool special = false;
-    for (size_t r = 0; r < kR; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + kR * w.row_stride, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + kR * w.row_stride, _MM_HINT_T0);
-      special |= F8Special(wr[r] + c0, n);
-    }
-    if (special) {
+    if (ahead != 0)
+      for (size_t r = 0; r < kR; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + ahead, _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c0) + 64 + ahead, _MM_HINT_T1);
+      }
+    const bool full = n == kF8Block;
+    unsigned kinds = 0;
+    if (!full || F8AnySpecial<kR>(wr, c0))
+      for (size_t r = 0; r < kR; ++r) kinds |= F8Special(wr[r] + c0, n);
+    if (kinds & 2u) {
       for (size_t r = 0; r < kR; ++r)
         for (size_t t = 0; t < kT; ++t) {
           float sum = 0;
-          for (size_t c = c0; c < c0 + n; ++c) sum += F8E4M3ToF32(wr[r][c]) * sr[r][b] * Bf16ToF32(xr[t][c]);
+          for (size_t c = c0; c < c0 + n; ++c) sum += F8E4M3ToF32(wr[r][c]) * sr[r][b] * rows.xf[t][c];
           extra[r][t] += sum;
         }
       continue;
@@ -373,22 +479,16 @@ MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs
     __m512 part[kR][kT];
     for (size_t r = 0; r < kR; ++r)
       for (size_t t = 0; t < kT; ++t) part[r][t] = _mm512_setzero_ps();
-    for (size_t c = c0; c < c0 + n; c += 32) {
-      const size_t left = c0 + n - c;
-      const __mmask32 m = left >= 32 ? ~__mmask32{0} : (__mmask32{1} << left) - 1;
-      __m512bh wv[kR];
-      for (size_t r = 0; r < kR; ++r) {
-        const __m512i q = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, wr[r] + c));
-        // (q << 4) & 0x87F0 | 0x4000 in one ternary op: imm 0xEA = (a & b) | c.
-        const __m512i bits = _mm512_ternarylogic_epi32(_mm512_slli_epi16(q, 4), _mm512_set1_epi16(static_cast<short>(0x87F0)),
-                                                       _mm512_set1_epi16(0x4000), 0xEA);
-        // Masked-off lanes decode to 2^8 · 1 from code 0; the activations there are zero.
-        wv[r] = reinterpret_cast<__m512bh>(bits);
+    if (!full) {
+      if (kinds & 1u) {
+        F8BlockProducts<false, true>(wr, rows.hi, rows.lo, c0, n, part);
+      } else {
+        F8BlockProducts<false, false>(wr, rows.hi, rows.lo, c0, n, part);
       }
-      for (size_t t = 0; t < kT; ++t) {
-        const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, xr[t] + c));
-        for (size_t r = 0; r < kR; ++r) part[r][t] = _mm512_dpbf16_ps(part[r][t], wv[r], xv);
-      }
+    } else if (kinds & 1u) {
+      F8BlockProducts<true, true>(wr, rows.hi, rows.lo, c0, n, part);
+    } else {
+      F8BlockProducts<true, false>(wr, rows.hi, rows.lo, c0, n, part);
     }
     for (size_t r = 0; r < kR; ++r) {
       const __m512 vs = _mm512_set1_ps(sr[r][b] * (1.0f / 256));
@@ -399,13 +499,38 @@ MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const QuantizedActs
     for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) + extra[r][t];
 }
 
-// Tiles of kR rows over tokens [t0, t1): 2-token tiles, then one single-token tile.
+// Rows from a decode tile to the rows it prefetches into L2: 16, as the Q8_0 decode kernel
+// (matmul_q8_gemm.cc). On Zen 4 (cold, 1 thread, 4096x1024, no exponent-0 blocks) one 4-row
+// tile ahead into L1 streamed 8.8 GB/s, one tile ahead into L2 14.6, 16 rows ahead 21.0 and
+// 32 rows 20.4, against 21-24 for Q8_0.
+constexpr size_t kF8AheadRows = 16;
+
+// Tiles of kR rows over the pass's tokens [0, n): 2-token tiles, then one single-token tile.
+// The first tile prefetches (the others find the rows in cache), unless the rows ahead pass
+// row_end: they are another work item's, which another thread streams anyway.
 template <size_t kR>
-void RowTilesF8(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, size_t t0, size_t t1, float* y,
-                size_t y_stride) {
-  size_t t = t0;
-  for (; t + 2 <= t1; t += 2) TileF8<kR, 2>(w, r0, xq, t, y, y_stride);
-  if (t < t1) TileF8<kR, 1>(w, r0, xq, t, y, y_stride);
+void RowTilesF8(const WeightMatrix& w, size_t r0, size_t row_end, const F8SplitActs& sa, const QuantizedActs& xq,
+                size_t pass0, size_t n, float* y, size_t y_stride) {
+  size_t ahead = r0 + kF8AheadRows + kR <= row_end ? kF8AheadRows * w.row_stride : 0;
+  size_t t = 0;
+  for (; t + 2 <= n; t += 2) TileF8<kR, 2>(w, r0, sa, xq, pass0, t, y, y_stride, std::exchange(ahead, 0));
+  if (t < n) TileF8<kR, 1>(w, r0, sa, xq, pass0, t, y, y_stride, ahead);
+}
+
+// Passes of tokens whose split activations stay in cache; per pass, 4-row tiles then single
+// rows, each over the pass's tokens.
+void RowsF8(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+            size_t row_begin, size_t row_end) {
+  const size_t pass = TokensPerPass(xq.cols + 1, xq.n_tokens);
+  thread_local F8SplitActs sa;
+  for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
+    const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
+    SplitActs(xq, t0, t1, sa);
+    float* yp = y + t0 * y_stride;
+    size_t r = row_begin;
+    for (; r + 4 <= row_end; r += 4) RowTilesF8<4>(w, r, row_end, sa, xq, t0, t1 - t0, yp, y_stride);
+    for (; r < row_end; ++r) RowTilesF8<1>(w, r, row_end, sa, xq, t0, t1 - t0, yp, y_stride);
+  }
 }
 
 // Passes of tokens whose bf16 activations stay in cache, as in the exact path; per pass,
@@ -420,11 +545,6 @@ void RowPassesBf16Acts(const WeightMatrix& w, const QuantizedActs& xq, float* y,
     for (; r + 4 <= row_end; r += 4) four_rows(w, r, xq, t0, t1, y, y_stride);
     for (; r < row_end; ++r) one_row(w, r, xq, t0, t1, y, y_stride);
   }
-}
-
-void RowsF8(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
-            size_t row_begin, size_t row_end) {
-  RowPassesBf16Acts(w, xq, y, y_stride, row_begin, row_end, RowTilesF8<4>, RowTilesF8<1>);
 }
 
 void RowsBf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
