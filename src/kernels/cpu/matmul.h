@@ -135,8 +135,8 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 // (vpdpbusd: 1.3x the exact path in decode, 4.7x in prefill) and for FP8 with fp16
 // activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16
 // (vdpbf16ps issues at half the rate of FMA there, so widening and FMA beat it); and on AMD
-// Zen 4 (AVX512_BF16, no AVX512_FP16) kAvx512 for FP8 with bf16 activations (1.6x the exact
-// path in cold decode, 1.1x in prefill).
+// Zen 4 (AVX512_BF16, no AVX512_FP16) kAvx512 for FP8 with float32 activations split into
+// bf16 pairs (1.1-2.0x the exact path in cold decode, 0.93-1.05x in prefill).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
