@@ -1,5 +1,5 @@
 // AVX-512 intrinsic bodies of the fast path of matmul.h: Q8_0 x Q8_0 with AVX512_VNNI
-// vpdpbusd, BF16 x BF16 and FP8 x BF16 with AVX512_BF16 vdpbf16ps, which Highway 1.0.3 cannot express
+// vpdpbusd, BF16 x BF16 and FP8 x bf16 pairs with AVX512_BF16 vdpbf16ps, which Highway 1.0.3 cannot express
 // (DESIGN.md item 7). Every function carries its own target attribute, so this file compiles
 // without -m flags and the binary still runs on CPUs without these extensions; callers go
 // through HasAvx512Dot() (CPUID) first.
@@ -306,9 +306,9 @@ void RowTilesBf16(const WeightMatrix& w, size_t r0, const QuantizedActs& xq, siz
 // scale). This holds for exponent 1..15 and not NaN. Exponent-0 codes (zero and subnormals,
 // v = m · 2^-9, so v · 2^8 = m / 2: 0, 0.5, .., 3.5, all exact in bf16) decode through a
 // table in blocks that hold one (three more ops per 32 codes there; a per-block scan finds
-// them), and blocks with a NaN code take the f16 route of the exact path with the
-// activations widened to float, so that NaN propagates. Per block, products are summed
-// unscaled and scaled once; two tokens per tile leave registers for the per-block sums.
+// them), and blocks with a NaN code take a scalar loop over the float32 activations, so that
+// NaN propagates. Per block, products are summed unscaled and scaled once; two tokens per
+// tile leave registers for the per-block sums.
 
 // Which codes of a block need more than the three-op decode: u = (code + 1) mod 128 is 0 for
 // NaN and 1..8 for exponent 0. Bit 0: an exponent-0 code; bit 1: a NaN code.
@@ -440,9 +440,9 @@ MOE_AVX512_DOT inline bool F8AnySpecial(const uint8_t* const* wr, size_t c0) {
   return _mm512_cmple_epu8_mask(m, _mm512_set1_epi8(8)) != 0;
 }
 
-// `ahead`: bytes from a row to the row whose block it prefetches into L2 (0: none).
 // Rows r0.. against tokens t0.. of the pass that starts at xq's token pass0 (split in sa),
-// into y's rows t0.. (y starts at the pass's first token).
+// into y's rows t0.. (y starts at the pass's first token). `ahead`: bytes from a row to the
+// row whose block it prefetches into L2 (0: none).
 template <size_t kR, size_t kT>
 MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const F8SplitActs& sa, const QuantizedActs& xq,
                            size_t pass0, size_t t0, float* y, size_t y_stride, size_t ahead) {

@@ -20,7 +20,8 @@ void MatMulRowsQ8_0Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y
 // BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16).
 void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                           size_t y_stride, size_t row_begin, size_t row_end);
-// FP8 e4m3 weights (block scales) x bf16 activations with vdpbf16ps (AVX512_BF16).
+// FP8 e4m3 weights (block scales) x float32 activations (ActsDType kF32), split into bf16
+// pairs, with vdpbf16ps (AVX512_BF16).
 void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                         size_t y_stride, size_t row_begin, size_t row_end);
 // matmul_q8_transposed.cc: MatMulTransposed for Q8_0 weights with vpdpbusd (see
