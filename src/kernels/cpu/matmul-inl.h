@@ -268,7 +268,7 @@ HWY_INLINE void F8Tile(D d, const WeightMatrix& w, size_t r0, const void* const*
 // One tile: rows [r0, r0 + kR) x tokens [t0, t0 + kT), whole reduction.
 template <class Dec, size_t kR, size_t kT>
 HWY_NOINLINE void Tile(const WeightMatrix& w, size_t r0, const float* HWY_RESTRICT x,
-                       size_t x_stride, size_t t0, float* HWY_RESTRICT y, size_t y_stride) {
+                       size_t x_stride, size_t t0, float* HWY_RESTRICT y, size_t y_stride, size_t ahead) {
   const FloatTag<Dec> d;
   using V = hn::Vec<decltype(d)>;
   const size_t n = hn::Lanes(d);
@@ -283,10 +283,7 @@ HWY_NOINLINE void Tile(const WeightMatrix& w, size_t r0, const float* HWY_RESTRI
   for (size_t r = 0; r < kR; ++r)
     for (size_t t = 0; t < kT; ++t) acc[r][t] = hn::Zero(d);
   float tail[kR][kT] = {};
-  // Software prefetch distance for narrow tiles (decode): the same columns kPrefetchRows
-  // rows on. Rows are usually consecutive, so this runs ahead of a sequential stream whose 4
-  // interleaved row streams the hardware prefetcher alone follows poorly.
-  const size_t ahead = kPrefetchRows * w.row_stride;
+  // `ahead`: software prefetch distance in bytes for narrow tiles (decode), see RowTiles.
 
   if constexpr (std::is_same_v<Dec, DecodeF8>) {
     F8Tile<kR, kT>(d, w, r0, rows, xs, ahead, acc, tail);
@@ -360,21 +357,26 @@ constexpr size_t kTileTokens = 4;
 // The last tile of a row group, kT = rest < kTileTokens tokens.
 template <class Dec, size_t kR, size_t kT>
 HWY_INLINE void LastTile(size_t rest, const WeightMatrix& w, size_t r0, const float* x,
-                         size_t x_stride, size_t t0, float* y, size_t y_stride) {
+                         size_t x_stride, size_t t0, float* y, size_t y_stride, size_t ahead) {
   if constexpr (kT > 0) {
-    if (rest == kT) return Tile<Dec, kR, kT>(w, r0, x, x_stride, t0, y, y_stride);
-    LastTile<Dec, kR, kT - 1>(rest, w, r0, x, x_stride, t0, y, y_stride);
+    if (rest == kT) return Tile<Dec, kR, kT>(w, r0, x, x_stride, t0, y, y_stride, ahead);
+    LastTile<Dec, kR, kT - 1>(rest, w, r0, x, x_stride, t0, y, y_stride, ahead);
   }
 }
 
 // Tiles of kR rows over tokens [t0, t1): full tiles, then one narrower tile for the rest.
+// Narrow tiles (decode) prefetch the same columns kPrefetchRows rows on: rows are usually
+// consecutive, so this runs ahead of a sequential stream whose 4 interleaved row streams the
+// hardware prefetcher alone follows poorly. Not past row_end: those rows are another work
+// item's (for an expert's 64-row item, 16 rows more would be a quarter more traffic).
 template <class Dec, size_t kR>
-HWY_INLINE void RowTiles(const WeightMatrix& w, size_t r0, const float* x, size_t x_stride,
+HWY_INLINE void RowTiles(const WeightMatrix& w, size_t r0, size_t row_end, const float* x, size_t x_stride,
                          size_t t0, size_t t1, float* y, size_t y_stride) {
+  const size_t ahead = r0 + kPrefetchRows + kR <= row_end ? kPrefetchRows * w.row_stride : 0;
   size_t t = t0;
   for (; t + kTileTokens <= t1; t += kTileTokens)
-    Tile<Dec, kR, kTileTokens>(w, r0, x, x_stride, t, y, y_stride);
-  LastTile<Dec, kR, kTileTokens - 1>(t1 - t, w, r0, x, x_stride, t, y, y_stride);
+    Tile<Dec, kR, kTileTokens>(w, r0, x, x_stride, t, y, y_stride, ahead);
+  LastTile<Dec, kR, kTileTokens - 1>(t1 - t, w, r0, x, x_stride, t, y, y_stride, ahead);
 }
 
 template <class Dec>
@@ -385,8 +387,8 @@ void MatMulRowsT(const WeightMatrix& w, const float* x, size_t x_stride, size_t 
   for (size_t t0 = 0; t0 < n_tokens; t0 += pass) {
     const size_t t1 = t0 + pass < n_tokens ? t0 + pass : n_tokens;
     size_t r = row_begin;
-    for (; r + kR <= row_end; r += kR) RowTiles<Dec, kR>(w, r, x, x_stride, t0, t1, y, y_stride);
-    for (; r < row_end; ++r) RowTiles<Dec, 1>(w, r, x, x_stride, t0, t1, y, y_stride);
+    for (; r + kR <= row_end; r += kR) RowTiles<Dec, kR>(w, r, row_end, x, x_stride, t0, t1, y, y_stride);
+    for (; r < row_end; ++r) RowTiles<Dec, 1>(w, r, row_end, x, x_stride, t0, t1, y, y_stride);
   }
 }
 
