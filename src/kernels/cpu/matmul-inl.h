@@ -28,11 +28,8 @@ HWY_BEFORE_NAMESPACE();
 namespace moe::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Decode tiles prefetch the same columns this many rows ahead into L2 (GCC/Clang locality 2:
-// prefetcht1 on x86, pldl2keep on Arm), as the Q8_0 VNNI decode kernel does. On Zen 4
-// (4096x1024, cold) one 4-row tile ahead into L1 (hwy::Prefetch) left decode latency bound:
-// BF16 11.5 -> 21.3 GB/s on one thread and 18.9 -> 28.4 on two, F16 14.6 -> 28.4 on two.
-constexpr size_t kPrefetchRows = 16;
+// Decode tiles prefetch into L2 (GCC/Clang locality 2: prefetcht1 on x86, pldl2keep on Arm),
+// detail::kDecodePrefetchRows ahead.
 HWY_INLINE void PrefetchL2(const void* p) { __builtin_prefetch(p, 0, 2); }
 
 // ---- weight decoders: Lanes(d) weights of one row from column c, as float32 ----
@@ -238,7 +235,7 @@ HWY_INLINE void F8Tile(D d, const WeightMatrix& w, size_t r0, const void* const*
   bool nan[kR] = {};
   for (size_t c0 = 0, b = 0; c0 < w.cols; c0 += kF8Block, ++b) {
     const size_t c1 = c0 + kF8Block < w.cols ? c0 + kF8Block : w.cols;
-    if constexpr (kT <= 2) {  // the block's two cache lines per row, kPrefetchRows ahead
+    if constexpr (kT <= 2) {  // the block's two cache lines per row, `ahead` bytes on
       for (size_t r = 0; r < kR; ++r) {
         PrefetchL2(static_cast<const uint8_t*>(rows[r]) + c0 + ahead);
         PrefetchL2(static_cast<const uint8_t*>(rows[r]) + c0 + 64 + ahead);
@@ -365,14 +362,14 @@ HWY_INLINE void LastTile(size_t rest, const WeightMatrix& w, size_t r0, const fl
 }
 
 // Tiles of kR rows over tokens [t0, t1): full tiles, then one narrower tile for the rest.
-// Narrow tiles (decode) prefetch the same columns kPrefetchRows rows on: rows are usually
-// consecutive, so this runs ahead of a sequential stream whose 4 interleaved row streams the
-// hardware prefetcher alone follows poorly. Not past row_end: those rows are another work
-// item's (for an expert's 64-row item, 16 rows more would be a quarter more traffic).
+// Narrow tiles (decode) prefetch the same columns kDecodePrefetchRows rows on: rows are
+// usually consecutive, so this runs ahead of a sequential stream whose 4 interleaved row
+// streams the hardware prefetcher alone follows poorly. Not past row_end (PrefetchOffset):
+// for an expert's 64-row item, 16 rows more would be a quarter more traffic.
 template <class Dec, size_t kR>
 HWY_INLINE void RowTiles(const WeightMatrix& w, size_t r0, size_t row_end, const float* x, size_t x_stride,
                          size_t t0, size_t t1, float* y, size_t y_stride) {
-  const size_t ahead = r0 + kPrefetchRows + kR <= row_end ? kPrefetchRows * w.row_stride : 0;
+  const size_t ahead = detail::PrefetchOffset(detail::kDecodePrefetchRows, kR, r0, row_end, w.row_stride);
   size_t t = t0;
   for (; t + kTileTokens <= t1; t += kTileTokens)
     Tile<Dec, kR, kTileTokens>(w, r0, x, x_stride, t, y, y_stride, ahead);

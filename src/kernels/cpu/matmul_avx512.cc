@@ -499,19 +499,12 @@ MOE_AVX512_DOT void TileF8(const WeightMatrix& w, size_t r0, const F8SplitActs& 
     for (size_t r = 0; r < kR; ++r) y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]) + extra[r][t];
 }
 
-// Rows from a decode tile to the rows it prefetches into L2: 16, as the Q8_0 decode kernel
-// (matmul_q8_gemm.cc). On Zen 4 (cold, 1 thread, 4096x1024, no exponent-0 blocks) one 4-row
-// tile ahead into L1 streamed 8.8 GB/s, one tile ahead into L2 14.6, 16 rows ahead 21.0 and
-// 32 rows 20.4, against 21-24 for Q8_0.
-constexpr size_t kF8AheadRows = 16;
-
 // Tiles of kR rows over the pass's tokens [0, n): 2-token tiles, then one single-token tile.
-// The first tile prefetches (the others find the rows in cache), unless the rows ahead pass
-// row_end: they are another work item's, which another thread streams anyway.
+// The first tile prefetches kDecodePrefetchRows ahead (the others find the rows in cache).
 template <size_t kR>
 void RowTilesF8(const WeightMatrix& w, size_t r0, size_t row_end, const F8SplitActs& sa, const QuantizedActs& xq,
                 size_t pass0, size_t n, float* y, size_t y_stride) {
-  size_t ahead = r0 + kF8AheadRows + kR <= row_end ? kF8AheadRows * w.row_stride : 0;
+  size_t ahead = PrefetchOffset(kDecodePrefetchRows, kR, r0, row_end, w.row_stride);
   size_t t = 0;
   for (; t + 2 <= n; t += 2) TileF8<kR, 2>(w, r0, sa, xq, pass0, t, y, y_stride, std::exchange(ahead, 0));
   if (t < n) TileF8<kR, 1>(w, r0, sa, xq, pass0, t, y, y_stride, ahead);

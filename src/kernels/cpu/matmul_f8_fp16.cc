@@ -225,7 +225,7 @@ MOE_AVX512_FP16 void TileF8Fp16(const WeightMatrix& w, size_t r0, const ScaledAc
 template <size_t kR>
 void RowTilesF8Fp16(const WeightMatrix& w, size_t r0, size_t row_end, const ScaledActs& sa, size_t n,
                     float* y, size_t y_stride) {
-  const size_t ahead = NextTileOffset(kR, r0, row_end, w.row_stride);
+  const size_t ahead = PrefetchOffset(kR, kR, r0, row_end, w.row_stride);  // the next tile
   size_t t = 0;
   for (; t + 3 <= n; t += 3) TileF8Fp16<kR, 3>(w, r0, sa, t, y, y_stride, 0);
   if (n - t == 2) TileF8Fp16<kR, 2>(w, r0, sa, t, y, y_stride, ahead);
