@@ -1,6 +1,6 @@
 // The rename tables from Hugging Face module paths to llama.cpp's GGUF tensor names, per
-// family. Per-expert tensors keep their index (blk.L.ffn_gate_exps.E.weight), which
-// Binder::Experts accepts in place of one stacked tensor.
+// family, applied in both directions. Per-expert tensors keep their index
+// (blk.L.ffn_gate_exps.E.weight), which Binder::Experts accepts in place of one stacked tensor.
 #include "model/hf_tensor_names.h"
 
 #include <span>
@@ -91,7 +91,51 @@ bool Apply(std::span<const Rule> rules, std::string_view name, std::string* out)
   return false;
 }
 
+// Applies the first rule whose GGUF side matches `name` (layer prefix removed, '*' in place of
+// the expert index), the mirror of Apply.
+bool ApplyReverse(std::span<const Rule> rules, std::string_view name, std::string* out) {
+  for (const Rule& r : rules) {
+    if (r.gguf.empty()) continue;  // ignored buffers have no GGUF side
+    if (r.exact) {
+      if (name != r.gguf) continue;
+      *out = std::string(r.hf);
+      return true;
+    }
+    if (name.size() <= r.gguf.size() + 1 || name.substr(0, r.gguf.size()) != r.gguf || name[r.gguf.size()] != '.')
+      continue;
+    std::string_view suffix = name.substr(r.gguf.size() + 1);
+    if (suffix.find('.') != std::string_view::npos) continue;
+    *out = std::string(r.hf) + "." + std::string(suffix);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string GgufToHfTensorName(const std::string& gguf_arch, const std::string& gguf_name) {
+  std::string_view name = gguf_name;
+  std::string hf;
+  constexpr std::string_view kBlk = "blk.";
+  if (name.substr(0, kBlk.size()) != kBlk) return ApplyReverse(kGlobal, name, &hf) ? hf : "";
+  name.remove_prefix(kBlk.size());
+  int64_t layer = -1, expert = -1;
+  if (!TakeIndex(&name, &layer)) return "";
+  // An expert index is the component after "<module>_exps." (blk.L.ffn_up_exps.E.weight).
+  std::string rest(name);
+  constexpr std::string_view kExps = "_exps.";
+  if (size_t at = name.find(kExps); at != std::string_view::npos) {
+    std::string_view after = name.substr(at + kExps.size());
+    if (!TakeIndex(&after, &expert)) return "";
+    rest = std::string(name.substr(0, at + kExps.size())) + "*." + std::string(after);
+  }
+  bool found = false;
+  for (std::span<const Rule> rules : LayerRules(gguf_arch))
+    if ((found = ApplyReverse(rules, rest, &hf))) break;
+  if (!found) return "";
+  if (size_t star = hf.find('*'); star != std::string::npos) hf.replace(star, 1, std::to_string(expert));
+  return "model.layers." + std::to_string(layer) + "." + hf;
+}
 
 HfNameMatch MapHfTensorName(const std::string& gguf_arch, const std::string& hf_name) {
   HfNameMatch m;

@@ -51,14 +51,6 @@ uint64_t SplitMix(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-struct TensorPlan {
-  std::string name;
-  std::vector<uint64_t> shape;
-  DType type;
-  float stddev;  // uniform weights with this standard deviation
-  float mean;    // norms: 1, others 0
-};
-
 }  // namespace
 
 std::vector<std::string> SynthArchs() { return {"llama", "qwen3moe", "deepseek-v3"}; }
@@ -199,19 +191,20 @@ Result<ModelConfig> SynthConfig(const std::string& arch, const std::string& pres
   return c;
 }
 
-namespace {
-
-std::vector<TensorPlan> PlanTensors(const ModelConfig& c, DType t) {
-  std::vector<TensorPlan> p;
+std::vector<SynthTensor> PlanSynthTensors(const ModelConfig& c, DType t) {
+  std::vector<SynthTensor> p;
   auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-  auto mat = [&](const std::string& name, int64_t rows, int64_t cols, float gain = 1.0f) {
-    p.push_back({name, {u(rows), u(cols)}, t, gain / std::sqrt(static_cast<float>(cols)), 0.0f});
+  auto mat = [&](const std::string& name, int64_t rows, int64_t cols, float gain = 1.0f,
+                 SynthRole role = SynthRole::kLinear) {
+    p.push_back({name, {u(rows), u(cols)}, t, role, gain / std::sqrt(static_cast<float>(cols)), 0.0f});
   };
-  auto norm = [&](const std::string& name, int64_t n) { p.push_back({name, {u(n)}, DType::kF32, 0.05f, 1.0f}); };
+  auto norm = [&](const std::string& name, int64_t n) {
+    p.push_back({name, {u(n)}, DType::kF32, SynthRole::kNorm, 0.05f, 1.0f});
+  };
   const int64_t E = c.hidden_size;
-  p.push_back({"token_embd.weight", {u(c.vocab_size), u(E)}, t, 1.0f, 0.0f});
+  p.push_back({"token_embd.weight", {u(c.vocab_size), u(E)}, t, SynthRole::kEmbedding, 1.0f, 0.0f});
   norm("output_norm.weight", E);
-  mat("output.weight", c.vocab_size, E, 3.0f);
+  mat("output.weight", c.vocab_size, E, 3.0f, SynthRole::kOutput);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const std::string b = fmt::format("blk.{}.", l);
     norm(b + "attn_norm.weight", E);
@@ -243,10 +236,13 @@ std::vector<TensorPlan> PlanTensors(const ModelConfig& c, DType t) {
       continue;
     }
     const int64_t X = c.num_experts, F = c.moe_intermediate_size;
-    p.push_back({b + "ffn_gate_inp.weight", {u(X), u(E)}, DType::kF32, 2.0f / std::sqrt(static_cast<float>(E)), 0.0f});
-    if (c.scoring_func == Scoring::kSigmoid) p.push_back({b + "exp_probs_b.bias", {u(X)}, DType::kF32, 0.05f, 0.0f});
+    p.push_back({b + "ffn_gate_inp.weight", {u(X), u(E)}, DType::kF32, SynthRole::kRouter,
+                 2.0f / std::sqrt(static_cast<float>(E)), 0.0f});
+    if (c.scoring_func == Scoring::kSigmoid)
+      p.push_back({b + "exp_probs_b.bias", {u(X)}, DType::kF32, SynthRole::kRouterBias, 0.05f, 0.0f});
     auto experts = [&](const std::string& name, int64_t rows, int64_t cols) {
-      p.push_back({name, {u(X), u(rows), u(cols)}, t, 1.0f / std::sqrt(static_cast<float>(cols)), 0.0f});
+      p.push_back({name, {u(X), u(rows), u(cols)}, t, SynthRole::kLinear, 1.0f / std::sqrt(static_cast<float>(cols)),
+                   0.0f});
     };
     experts(b + "ffn_gate_exps.weight", F, E);
     experts(b + "ffn_down_exps.weight", E, F);
@@ -261,7 +257,16 @@ std::vector<TensorPlan> PlanTensors(const ModelConfig& c, DType t) {
   return p;
 }
 
-}  // namespace
+void SynthRow(uint64_t seed, size_t index, const SynthTensor& t, uint64_t row, float* out) {
+  // Uniform on [-a, a] has standard deviation a/√3.
+  const float a = t.stddev * std::sqrt(3.0f);
+  uint64_t s = seed * 0x100000001B3ull ^ (static_cast<uint64_t>(index) << 40) ^ row;
+  const size_t cols = t.shape.back();
+  for (size_t k = 0; k < cols; ++k) {
+    double unit = (SplitMix(s) >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+    out[k] = t.mean + a * static_cast<float>(2 * unit - 1);
+  }
+}
 
 void WriteArchMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
   const std::string a = c.architecture + ".";
@@ -339,8 +344,11 @@ void WriteMetadata(const ModelConfig& c, DType t, GgufWriter& w) {
 }  // namespace
 
 Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
+  if (o.type != DType::kF32 && o.type != DType::kF16 && o.type != DType::kBF16 && o.type != DType::kQ8_0)
+    return Status::Errorf("synth: --type {} cannot be written as GGUF (f32, f16, bf16 or q8_0; FP8 with block "
+                          "scales only in a Hugging Face folder: --format hf)", DTypeName(o.type));
   MOE_ASSIGN_OR_RETURN(ModelConfig c, SynthConfig(o.arch, o.preset));
-  std::vector<TensorPlan> plan = PlanTensors(c, o.type);
+  std::vector<SynthTensor> plan = PlanSynthTensors(c, o.type);
   GgufWriter w;
   WriteMetadata(c, o.type, w);
   uint64_t total = 0;
@@ -354,7 +362,7 @@ Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
   ThreadPool& pool = GlobalPool();
   std::vector<uint8_t> bytes;
   for (size_t ti = 0; ti < plan.size(); ++ti) {
-    const TensorPlan& t = plan[ti];
+    const SynthTensor& t = plan[ti];
     const size_t cols = t.shape.back();
     size_t rows = 1;
     for (size_t d = 0; d + 1 < t.shape.size(); ++d) rows *= t.shape[d];
@@ -364,17 +372,10 @@ Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
       continue;
     }
     bytes.resize(rows * rb);
-    // Uniform on [-a, a] has standard deviation a/√3. Each row has its own stream, so the
-    // weights do not depend on the thread count.
-    const float a = t.stddev * std::sqrt(3.0f);
     pool.ParallelFor(rows, 64, [&](size_t rb0, size_t rb1) {
       std::vector<float> row(cols);
       for (size_t r = rb0; r < rb1; ++r) {
-        uint64_t s = o.seed * 0x100000001B3ull ^ (ti << 40) ^ r;
-        for (size_t k = 0; k < cols; ++k) {
-          double unit = (SplitMix(s) >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-          row[k] = t.mean + a * static_cast<float>(2 * unit - 1);
-        }
+        SynthRow(o.seed, ti, t, r, row.data());
         QuantizeRow(t.type, row.data(), cols, bytes.data() + r * rb);
       }
     });

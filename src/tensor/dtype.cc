@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "base/check.h"
@@ -90,18 +91,16 @@ uint8_t F32ToF8E4M3(float f) {
   if (std::isnan(f)) return 0x7F;
   const uint8_t sign = std::signbit(f) ? 0x80 : 0;
   const float a = std::min(std::fabs(f), 448.0f);
-  // The nearest code by magnitude; ties go to the even (lower-bit-zero) code. 127 finite
-  // magnitudes, so a scan is simple and fast enough for tests and converters.
-  uint8_t best = 0;
-  float best_d = INFINITY;
-  for (uint8_t b = 0; b < 0x7F; ++b) {
-    const float d = std::fabs(kF8E4M3ToF32[b] - a);
-    if (d < best_d || (d == best_d && (b & 1) == 0)) {
-      best = b;
-      best_d = d;
-    }
-  }
-  return sign | best;
+  // Below 2^-6 e4m3 is subnormal, codes 0..7 in steps of 2^-9 (code 8 is 2^-6): a * 512 is
+  // exact, lrint rounds it to the nearest, ties to even (the default rounding mode).
+  if (a < 0.015625f) return static_cast<uint8_t>(sign | std::lrint(a * 512.0f));
+  // Normal: round float32's 23 mantissa bits to 3, to nearest even; a carry moves into the
+  // exponent, as the next code up does. 448 (0x7E) is the largest code a can reach.
+  uint32_t u;
+  std::memcpy(&u, &a, 4);
+  u += 0x7FFFF + ((u >> 20) & 1);
+  const uint32_t exponent = (u >> 23) - 127 + 7, mantissa = (u >> 20) & 7;
+  return static_cast<uint8_t>(sign | exponent << 3 | mantissa);
 }
 
 void DequantizeRowF8(const uint8_t* src, const float* block_scales, size_t n, float* out) {

@@ -265,6 +265,97 @@ TEST(HfFolder, MtpNoteInInfoAndConvert) {
   fs::remove(out);
 }
 
+// `moe synth --format hf --type f8`: a sharded DeepSeek FP8 folder (tiny, shards of at most
+// 100 KB) that `moe info` describes as FP8 (bytes by type, the quantization note, every tensor
+// bound), that runs from token ids and from text, and whose tokenizer is the GGUF's.
+TEST(SynthHf, Fp8ShardedFolderThroughTheCli) {
+  namespace fs = std::filesystem;
+  const std::string dir = Tmp("synth-hf-f8");
+  fs::remove_all(dir);
+  Outcome s = Moe("synth --arch deepseek-v3 --preset tiny --format hf --type f8 --shard-size 0.0001 -o " + dir);
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_EQ(s.err, "wrote " + dir + " (deepseek-v3 tiny, f8, Hugging Face folder)\n");
+  size_t shards = 0;
+  for (const auto& e : fs::directory_iterator(dir)) shards += e.path().extension() == ".safetensors";
+  EXPECT_GE(shards, 3u);
+  for (const char* f : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                        "model.safetensors.index.json"})
+    EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
+  EXPECT_FALSE(fs::exists(dir + "/model.safetensors"));
+
+  Outcome i = Moe("info --json -m " + dir);
+  ASSERT_EQ(i.code, 0) << i.err;
+  auto j = nlohmann::json::parse(i.out);
+  EXPECT_EQ(j["family"], "deepseek2");
+  EXPECT_GT(j["bytes_by_dtype"].value("f8_e4m3", uint64_t{0}), j["bytes_by_dtype"].value("bf16", uint64_t{0}))
+      << j["bytes_by_dtype"];
+  EXPECT_GT(j["bytes_by_dtype"].value("bf16", uint64_t{0}), 0u) << j["bytes_by_dtype"];
+  EXPECT_TRUE(j["unused_tensors"].empty()) << j["unused_tensors"];
+  ASSERT_FALSE(j["notes"].empty());
+  EXPECT_NE(j["notes"][0].get<std::string>().find("fp8 e4m3 with 128x128 block scales"), std::string::npos);
+  Outcome text = Moe("info -m " + dir);
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("  f8_e4m3 "), std::string::npos) << text.out;
+
+  Outcome r = Moe("run -m " + dir + " --tokens 1,2,3 -n 4 -t 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  Outcome p = Moe("run -m " + dir + " -p 'Once upon a time' -n 4 --temp 0");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.rfind("Once upon a time", 0), 0u) << p.out;
+  const std::string gguf = Tmp("synth-hf-twin.gguf");
+  ASSERT_EQ(Moe("synth --arch deepseek-v3 --preset tiny -o " + gguf).code, 0);
+  std::ofstream(Tmp("hf-in.txt")) << "Hello world, <|im_start|>user 1234 <think>";
+  Outcome th = Moe("tokenize -m " + dir + " < " + Tmp("hf-in.txt"));
+  Outcome tg = Moe("tokenize -m " + gguf + " < " + Tmp("hf-in.txt"));
+  ASSERT_EQ(th.code, 0) << th.err;
+  EXPECT_EQ(th.out, tg.out);
+  fs::remove_all(dir);
+  fs::remove(gguf);
+}
+
+// The bench presets as Hugging Face folders (weights left as sparse zeros) bind with the
+// parameter count of the GGUF bench models, in bf16 and f8 (over 2 GB of FP8 linear weights
+// in both bench models).
+TEST(SynthHf, BenchShapesBind) {
+  namespace fs = std::filesystem;
+  for (const char* arch : {"qwen3moe", "deepseek-v3"}) {
+    const std::string gguf = Tmp(std::string(arch) + "-bench-nodata.gguf");
+    ASSERT_EQ(Moe(std::string("synth --no-data --preset bench --type bf16 --arch ") + arch + " -o " + gguf).code, 0);
+    Outcome g = Moe("info --json -m " + gguf);
+    ASSERT_EQ(g.code, 0) << g.err;
+    const auto want = nlohmann::json::parse(g.out)["parameters"];
+    for (const char* type : {"bf16", "f8"}) {
+      const std::string dir = Tmp(std::string(arch) + "-bench-nodata-" + type);
+      fs::remove_all(dir);
+      Outcome s = Moe(std::string("synth --no-data --preset bench --format hf --type ") + type + " --arch " + arch +
+                      " -o " + dir);
+      ASSERT_EQ(s.code, 0) << s.err;
+      Outcome i = Moe("info --json -m " + dir);
+      ASSERT_EQ(i.code, 0) << arch << " " << type << ": " << i.err;
+      auto j = nlohmann::json::parse(i.out);
+      EXPECT_EQ(j["parameters"], want) << arch << " " << type;
+      EXPECT_TRUE(j["unused_tensors"].empty()) << j["unused_tensors"];
+      if (std::string(type) == "f8") {
+        EXPECT_GT(j["bytes_by_dtype"].value("f8_e4m3", uint64_t{0}), uint64_t{2'000'000'000}) << j;
+      }
+      fs::remove_all(dir);
+    }
+    fs::remove(gguf);
+  }
+}
+
+TEST(SynthHf, BadFlagsGiveOneLine) {
+  ExpectOneLineError(Moe("synth --arch qwen3moe --format hf --type q8_0 -o " + Tmp("q8-folder")),
+                     "--type q8_0 is GGUF-only; a Hugging Face folder takes f32, f16, bf16 or f8");
+  ExpectOneLineError(Moe("synth --arch qwen3moe --type f8 -o " + Tmp("f8.gguf")),
+                     "cannot be written as GGUF");
+  ExpectOneLineError(Moe("synth --arch qwen3moe --format hf --shard-size 0 -o " + Tmp("s0")), "shard-size");
+  ExpectOneLineError(Moe("synth --arch qwen3moe --format safetensors -o " + Tmp("x")), "safetensors");
+  std::ofstream(Tmp("plain-file")) << "x";
+  ExpectOneLineError(Moe("synth --arch qwen3moe --format hf -o " + Tmp("plain-file")), "not a directory");
+}
+
 // Every cache entry type runs a whole generation, on GQA and MLA models.
 TEST(Run, KvTypesGenerate) {
   for (const char* arch : {"llama", "deepseek-v3"}) {

@@ -23,6 +23,7 @@
 #include "model/convert.h"
 #include "model/eval.h"
 #include "model/model.h"
+#include "model/synth.h"
 
 namespace moe {
 namespace {
@@ -597,6 +598,55 @@ TEST(HfNames, EveryFamily) {
   EXPECT_EQ(MapHfTensorName("llama", "model.layers.1.self_attn.rotary_emb.inv_freq").kind,
             HfNameMatch::Kind::kIgnored);
   EXPECT_EQ(MapHfTensorName("deepseek2", "model.layers.61.eh_proj.weight").layer, 61);
+}
+
+// GgufToHfTensorName inverts MapHfTensorName: every tensor name of the kit's folders maps to a
+// binder name and back to itself, and every binder name of the synth models (experts one by
+// one) maps to a Hugging Face name and back; names no rule produces have no inverse.
+TEST(HfNames, InverseOfEveryRule) {
+  size_t checked = 0;
+  for (const char* kase : {"llama-f32", "qwen3moe-f32", "deepseek2-f32", "deepseek2-fp8"}) {
+    auto hf = LoadHfFolder(Conf(kase) + "/hf");
+    ASSERT_TRUE(hf.ok()) << hf.status().message();
+    auto raw = OpenSafetensorsCheckpoint(Conf(kase) + "/hf", {});
+    ASSERT_TRUE(raw.ok());
+    for (const TensorEntry& e : raw->catalog.entries()) {
+      HfNameMatch m = MapHfTensorName(hf->config.architecture, e.name);
+      if (m.kind != HfNameMatch::Kind::kMapped) continue;
+      EXPECT_EQ(GgufToHfTensorName(hf->config.architecture, m.gguf), e.name) << kase;
+      ++checked;
+    }
+  }
+  for (const char* arch : {"llama", "qwen3moe", "deepseek-v3"}) {
+    auto c = SynthConfig(arch, "tiny");
+    ASSERT_TRUE(c.ok());
+    for (const SynthTensor& t : PlanSynthTensors(*c, DType::kF32)) {
+      std::vector<std::string> names = {t.name};
+      if (t.shape.size() == 3) {
+        names.clear();
+        for (uint64_t e = 0; e < t.shape[0]; ++e)
+          names.push_back(t.name.substr(0, t.name.size() - 7) + "." + std::to_string(e) + ".weight");
+      }
+      for (const std::string& n : names) {
+        const std::string hf = GgufToHfTensorName(c->architecture, n);
+        EXPECT_FALSE(hf.empty()) << n;
+        HfNameMatch m = MapHfTensorName(c->architecture, hf);
+        EXPECT_EQ(m.kind, HfNameMatch::Kind::kMapped) << hf;
+        EXPECT_EQ(m.gguf, n) << hf;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 400u);
+  EXPECT_EQ(GgufToHfTensorName("deepseek2", "blk.1.ffn_up_exps.weight"), "");  // stacked: no single name
+  EXPECT_EQ(GgufToHfTensorName("deepseek2", "blk.1.ffn_up_exps.12.weight_scale_inv"),
+            "model.layers.1.mlp.experts.12.up_proj.weight_scale_inv");
+  EXPECT_EQ(GgufToHfTensorName("llama", "blk.0.attn_q_a.weight"), "");  // an MLA tensor
+  EXPECT_EQ(GgufToHfTensorName("llama", "blk.0.attn_q.weight.extra"), "");
+  EXPECT_EQ(GgufToHfTensorName("llama", "blk.x.attn_q.weight"), "");
+  EXPECT_EQ(GgufToHfTensorName("mixtral", "blk.0.attn_q.weight"), "");
+  EXPECT_EQ(GgufToHfTensorName("qwen3moe", "output.weight"), "lm_head.weight");
+  EXPECT_EQ(GgufToHfTensorName("qwen3moe", "rope_freqs.weight"), "");
 }
 
 // ---- config.json ----

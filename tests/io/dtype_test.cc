@@ -1,8 +1,10 @@
 // Scalar conversions and block quantization of tensor/dtype.h against exact expectations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "tensor/dtype.h"
 
@@ -98,6 +100,48 @@ TEST(DType, F8DequantizeRowScaled) {
   DequantizeRowF8(q.data(), scales, q.size(), out.data());
   for (size_t i = 0; i < q.size(); ++i)
     EXPECT_EQ(out[i], F8E4M3ToF32(q[i]) * scales[i / 128]) << i;
+}
+
+
+// The nearest e4m3 magnitude by a scan over the 127 finite codes, ties to the even code: the
+// definition F32ToF8E4M3's bit arithmetic must reproduce.
+uint8_t NearestF8E4M3(float f) {
+  if (std::isnan(f)) return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::min(std::fabs(f), 448.0f);
+  uint8_t best = 0;
+  float best_d = INFINITY;
+  for (uint8_t b = 0; b < 0x7F; ++b) {
+    const float d = std::fabs(F8E4M3ToF32(b) - a);
+    if (d < best_d || (d == best_d && (b & 1) == 0)) {
+      best = b;
+      best_d = d;
+    }
+  }
+  return sign | best;
+}
+
+// Every code's value, both sides of every midpoint between neighbours (where rounding
+// flips, ties included), beyond ±448, the special values and random values over the range.
+TEST(DType, F8E4M3EncodeIsNearestEven) {
+  std::vector<float> xs = {0.0f, -0.0f, 448.0f, 449.0f, 464.0f, 1e9f, -1e9f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f};
+  for (int b = 0; b < 0x7F; ++b) {
+    const float v = F8E4M3ToF32(static_cast<uint8_t>(b));
+    xs.push_back(v);
+    if (b + 1 < 0x7F) {
+      const float mid = (v + F8E4M3ToF32(static_cast<uint8_t>(b + 1))) / 2;  // exact: few bits
+      xs.insert(xs.end(), {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)});
+    }
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> exponent(-12.0f, 10.0f);
+  for (int i = 0; i < 200000; ++i) xs.push_back((i % 2 ? -1.0f : 1.0f) * std::exp2(exponent(rng)));
+  size_t bad = 0;
+  for (float x : xs)
+    for (float s : {x, -x})
+      if (F32ToF8E4M3(s) != NearestF8E4M3(s) && ++bad <= 5)
+        ADD_FAILURE() << s << ": got " << int(F32ToF8E4M3(s)) << ", nearest " << int(NearestF8E4M3(s));
+  EXPECT_EQ(bad, 0u);
 }
 
 }  // namespace
