@@ -225,6 +225,29 @@ TEST_P(MatMulTest, ThreadedEqualsSingleThread) {
       }
 }
 
+// A token's outputs must not depend on the other tokens of the call (continuous batching
+// relies on it): every token count from 1 to 13 against the 13-token product, bit for bit,
+// on column counts that end mid-vector and mid-block.
+TEST_P(MatMulTest, TokenResultsDoNotDependOnTheBatch) {
+  for (DType dt : kAllDTypes)
+    for (size_t cols : {96, 300, 1024}) {
+      if (cols % BlockSize(dt) != 0) continue;
+      const size_t rows = 21, max_tokens = 13;
+      const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, test::RandomValues(rows * cols, 9), 0);
+      const std::vector<float> x = test::RandomValues(max_tokens * cols, 10);
+      std::vector<float> all(max_tokens * rows);
+      MatMulRows(ow.w, x.data(), cols, max_tokens, all.data(), rows, 0, rows);
+      for (size_t n = 1; n < max_tokens; ++n)
+        for (size_t t0 : {size_t{0}, max_tokens - n}) {
+          std::vector<float> y(n * rows);
+          MatMulRows(ow.w, x.data() + t0 * cols, cols, n, y.data(), rows, 0, rows);
+          for (size_t t = 0; t < n; ++t)
+            for (size_t r = 0; r < rows; ++r)
+              ASSERT_EQ(y[t * rows + r], all[(t0 + t) * rows + r]) << Where(dt, rows, cols, n) << " token " << t0 + t << " row " << r;
+        }
+    }
+}
+
 // MatMulTransposed (y = x · W, rows of W are the reduction) against the reference on every
 // dtype and target, with strides, column tails, and rows that start mid FP8 block (a kv_b
 // head slice); each token's outputs must equal that token computed alone, bit for bit.

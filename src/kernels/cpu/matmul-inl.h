@@ -187,16 +187,17 @@ HWY_INLINE __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 
 // ---- FP8 tiles: per 128-column block, one scale per row (rows of a tile may fall in
 // different block rows when a slice starts mid-block); the last block may be partial and end
-// mid-vector. Decode (kT <= 2) sums each block's products unscaled and applies the scale once
-// per block, saving a multiply per weight vector; wider tiles have no registers for the
-// per-block sums and scale each decoded vector instead (the decoded weight is then the
-// reference's bit for bit).
+// mid-vector. Each decoded vector is scaled before its products (the decoded weight is then
+// the reference's bit for bit), in tiles of every width: summing a block's products unscaled
+// and scaling once per block saved a multiply per weight vector in decode, but wide tiles
+// have no registers for the per-block sums, and a token's result must not depend on the
+// width of the tile it falls in (continuous batching).
 
 // Products of columns [c0, c1) (whole vectors only; returns the first column left over).
 template <bool kNormal, size_t kR, size_t kT, class D, class V>
 HWY_INLINE size_t F8BlockProducts(D d, const void* const* rows, const float* const* xs, size_t c0,
                                   size_t c1, const V* vs, V (&acc)[kR][kT]) {
-  constexpr bool kBlockSums = kT <= 2;
+  constexpr bool kBlockSums = false;  // see above
   const size_t n = hn::Lanes(d);
   V part[kR][kT];
   for (size_t r = 0; r < kR; ++r)
