@@ -104,7 +104,10 @@ void CheckCase(DotImpl impl, DType dt, size_t rows, size_t cols, size_t tokens, 
 }
 
 void CheckAllShapes(DotImpl impl) {
+  // FP8 needs AVX512_FP16 or AVX512_VBMI beyond HasAvx512Dot() (UsesQuantizedActs).
+  const bool fp8 = impl != DotImpl::kAvx512 || UsesQuantizedActs(DType::kF8E4M3);
   for (DType dt : kFastDTypes) {
+    if (dt == DType::kF8E4M3 && !fp8) continue;
     for (size_t cols : {32, 64, 96, 4096 + 32})
       for (size_t rows : {1, 3, 17})
         for (size_t tokens : {1, 2, 5, 9}) {
@@ -120,7 +123,13 @@ void CheckAllShapes(DotImpl impl) {
   }
   for (size_t cols : {1, 7, 31, 33, 100})  // bf16 rows of any length (masked tail)
     for (size_t tokens : {1, 5}) CheckCase(impl, DType::kBF16, 6, cols, tokens, 0, 6, false);
+  // BF16 packed GEMM (16-row tiles, 4 or more tokens): partial 32-column blocks, rows left
+  // to the row tiles, tiles of 8 tokens and a remainder.
+  for (size_t cols : {34, 100, 130})
+    for (size_t tokens : {4, 11}) CheckCase(impl, DType::kBF16, 35, cols, tokens, 0, 35, false);
+  CheckCase(impl, DType::kBF16, 40, 64, 20, 3, 37, true);
   // FP8: partial 128-blocks, several block rows, tails inside a 32-lane vector.
+  if (!fp8) return;
   for (size_t cols : {1, 33, 100, 130, 300})
     for (size_t rows : {5, 130, 260})
       for (size_t tokens : {1, 2, 3}) CheckCase(impl, DType::kF8E4M3, rows, cols, tokens, 0, rows, false);
@@ -175,8 +184,8 @@ TEST(MatMulActsTest, Fp8FastPathOverBlockScalesOfManyMagnitudes) {
 // of two). One-hot activations pick single weights, so every product is exact and y must
 // equal float32(e4m3 value · scale). Then a NaN code must make its row NaN and only its row.
 TEST(MatMulActsTest, Fp8Bf16KernelDecodesEveryCode) {
-  if (!HasAvx512Dot() || ActsDType(DType::kF8E4M3) != DType::kF32)
-    GTEST_SKIP() << "FP8 takes the AVX512_FP16 kernel here, or the CPU lacks AVX512_BF16";
+  if (!UsesQuantizedActs(DType::kF8E4M3) || ActsDType(DType::kF8E4M3) != DType::kF32)
+    GTEST_SKIP() << "FP8 takes the AVX512_FP16 kernel here, or the CPU lacks AVX512_BF16 or AVX512_VBMI";
   const size_t rows = 8, cols = 300;
   const float scales[3] = {0.75f, -3.0f, 5.0f};
   std::vector<uint8_t> bytes(rows * cols);
@@ -210,6 +219,37 @@ TEST(MatMulActsTest, Fp8Bf16KernelDecodesEveryCode) {
       for (size_t r = 0; r < rows; ++r)
         ASSERT_EQ(std::isnan(y[r]), r == 5) << "code " << int(nan_code) << " at column " << c << ", row " << r;
     }
+}
+
+// The fast path's outputs for a token must not depend on the other tokens of the call
+// (continuous batching relies on it): every token count from 1 to 13 against the 13-token
+// product, bit for bit, with rows that fill 16-row tiles and a remainder.
+TEST(MatMulActsTest, TokenResultsDoNotDependOnTheBatch) {
+  for (DType dt : kFastDTypes) {
+    if (!UsesQuantizedActs(dt)) continue;  // the exact path (matmul_test.cc checks it)
+    for (size_t cols : {96, 300, 1024}) {
+      if (cols % BlockSize(dt) != 0) continue;
+      const size_t rows = 37, max_tokens = 13;
+      const test::OwnedWeights ow = test::MakeWeights(dt, rows, cols, test::RandomValues(rows * cols, 9), 0);
+      const std::vector<float> x = test::RandomValues(max_tokens * cols, 10);
+      const DType ad = ActsDType(dt);
+      std::vector<uint8_t> bytes(max_tokens * ActsRowBytes(ad, cols));
+      const QuantizedActs all_q = QuantizeActivations(ad, x.data(), cols, max_tokens, cols, bytes.data());
+      std::vector<float> all(max_tokens * rows);
+      MatMulRowsQuantizedActs(ow.w, all_q, all.data(), rows, 0, rows);
+      for (size_t n = 1; n < max_tokens; ++n)
+        for (size_t t0 : {size_t{0}, max_tokens - n}) {
+          const QuantizedActs xq{ad, static_cast<const char*>(all_q.data) + t0 * all_q.row_stride, n, cols,
+                                 all_q.row_stride};
+          std::vector<float> y(n * rows);
+          MatMulRowsQuantizedActs(ow.w, xq, y.data(), rows, 0, rows);
+          for (size_t t = 0; t < n; ++t)
+            for (size_t r = 0; r < rows; ++r)
+              ASSERT_EQ(y[t * rows + r], all[(t0 + t) * rows + r])
+                  << DTypeName(dt) << " cols " << cols << ", " << n << " tokens: token " << t0 + t << " row " << r;
+        }
+    }
+  }
 }
 
 class MatMulActsPortableTest : public hwy::TestWithParamTarget {};

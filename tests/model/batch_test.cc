@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -35,7 +36,9 @@ class Batching : public ::testing::TestWithParam<std::tuple<std::string, bool>> 
 
 TEST_P(Batching, SequenceLogitsDoNotDependOnTheBatch) {
   const auto& [name, fast] = GetParam();
-  auto loaded = Model::Load(kKit + name + "/model.gguf", {});
+  // The GGUF where the case has one, else its Hugging Face folder (deepseek2-fp8).
+  const std::string gguf = kKit + name + "/model.gguf";
+  auto loaded = Model::Load(std::filesystem::exists(gguf) ? gguf : kKit + name + "/hf", {});
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   Model& m = **loaded;
   m.SetQuantizedActivations(fast);
@@ -81,7 +84,7 @@ TEST_P(Batching, SequenceLogitsDoNotDependOnTheBatch) {
 INSTANTIATE_TEST_SUITE_P(Kit, Batching,
                          ::testing::Combine(::testing::Values("llama-f32", "qwen3moe-q8_0", "qwen3moe-bf16",
                                                               "deepseek2-q8_0", "deepseek2-bf16",
-                                                              "deepseek2-yarn-f32"),
+                                                              "deepseek2-yarn-f32", "deepseek2-fp8"),
                                             ::testing::Bool()),
                          [](const auto& info) {
                            std::string n = std::get<0>(info.param) + (std::get<1>(info.param) ? "_fast" : "_exact");

@@ -130,13 +130,15 @@ inline QuantizedActs ToBf16(const float* x, size_t x_stride, size_t n_tokens, si
 
 // Which implementation runs the fast path. kPortable: the exact path's Highway kernels over
 // the activations widened back to float32 (exact products). kAvx512: the intrinsics (callers
-// must check HasAvx512Dot(), or HasAvx512Fp16() for FP8 weights with kF16 activations).
+// must check HasAvx512Dot(); for FP8 weights UsesQuantizedActs(kF8E4M3), which also needs
+// AVX512_FP16 (kF16 activations) or AVX512_VBMI (kF32 activations)).
 // kBest: the faster of the two as measured on Intel Emerald Rapids: kAvx512 for Q8_0
 // (vpdpbusd: 1.3x the exact path in decode, 4.7x in prefill) and for FP8 with fp16
 // activations (vfmadd231ph: 1.2x in decode, bench/matmul_bench.cc), kPortable for BF16
 // (vdpbf16ps issues at half the rate of FMA there, so widening and FMA beat it); and on AMD
 // Zen 4 (AVX512_BF16, no AVX512_FP16) kAvx512 for FP8 with float32 activations split into
-// bf16 pairs (1.1-2.0x the exact path in cold decode, 0.93-1.05x in prefill).
+// bf16 pairs (1.2-1.5x the exact path in one-thread cold decode) and for BF16 (vdpbf16ps at
+// the FMA's instruction rate: 2.1x the exact path in prefill, even in decode).
 enum class DotImpl { kBest, kPortable, kAvx512 };
 // The CPU (and OS) support avx512f/bw/vl/vnni/bf16, checked once from CPUID.
 bool HasAvx512Dot();
@@ -149,7 +151,7 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
 
 // Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
 // where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() and FP8
-// weights with HasAvx512Fp16() or HasAvx512Dot() (not BF16, see DotImpl).
+// weights with HasAvx512Fp16(), or AVX512_BF16 and AVX512_VBMI (not BF16, see DotImpl).
 bool UsesQuantizedActs(DType weights);
 
 // The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with

@@ -123,9 +123,10 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
       detail::MatMulRowsQ8_0Gemm(w, xq, y, y_stride, row_begin, r);
       if (r < row_end) detail::MatMulRowsQ8_0Avx512(w, xq, y, y_stride, r, row_end);
     } else if (w.dtype == DType::kF8E4M3) {
-      detail::MatMulRowsF8Avx512(w, xq, y, y_stride, row_begin, row_end);
+      MOE_CHECK(detail::CpuHasF8Bf16());
+      detail::MatMulRowsF8Bf16(w, xq, y, y_stride, row_begin, row_end);
     } else {
-      detail::MatMulRowsBf16Avx512(w, xq, y, y_stride, row_begin, row_end);
+      detail::MatMulRowsBf16Gemm(w, xq, y, y_stride, row_begin, row_end);
     }
     return;
   }
@@ -143,7 +144,8 @@ void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t
 
 bool UsesQuantizedActs(DType weights) {
   return (weights == DType::kQ8_0 && HasAvx512Dot()) ||
-         (weights == DType::kF8E4M3 && (HasAvx512Fp16() || HasAvx512Dot()));
+         (weights == DType::kBF16 && HasAvx512Dot() && detail::CpuBf16DotAtTwiceFmaRate()) ||
+         (weights == DType::kF8E4M3 && (HasAvx512Fp16() || detail::CpuHasF8Bf16()));
 }
 
 void MatMulQuantizedActs(const WeightMatrix& w, const float* x, size_t n_tokens, float* y,

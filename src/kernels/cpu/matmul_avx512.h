@@ -17,19 +17,27 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 // multiple of 16.
 void MatMulRowsQ8_0Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                         size_t row_begin, size_t row_end);
-// BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16).
-void MatMulRowsBf16Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
-                          size_t y_stride, size_t row_begin, size_t row_end);
-// FP8 e4m3 weights (block scales) x float32 activations (ActsDType kF32), split into bf16
-// pairs, with vdpbf16ps (AVX512_BF16).
-void MatMulRowsF8Avx512(const WeightMatrix& w, const QuantizedActs& xq, float* y,
-                        size_t y_stride, size_t row_begin, size_t row_end);
+// BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16) on rows interleaved 16 per
+// vector (matmul_bf16_gemm.cc: a packed GEMM from 4 tokens on, blocks transposed in registers
+// below); any rows and columns.
+void MatMulRowsBf16Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+                        size_t row_begin, size_t row_end);
+// Whether vdpbf16ps issues at the FMA's instruction rate (twice its products), so that bf16
+// activations beat the exact path: AMD (Zen 4, 5), not Intel.
+bool CpuBf16DotAtTwiceFmaRate();
 // matmul_q8_transposed.cc: MatMulTransposed for Q8_0 weights with vpdpbusd (see
 // MatMulTransposedQuantizedActs); w.cols is a multiple of 32 by the format.
 void MatMulTransposedQ8_0Vnni(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                               float* y, size_t y_stride);
 // CPUID (and OS state) check for every extension the bodies above use.
 bool CpuHasAvx512Dot();
+
+// matmul_f8_bf16.cc: FP8 e4m3 weights x float32 activations (ActsDType kF32 on CPUs without
+// AVX512_FP16), split into bf16 pairs, with AVX512_BF16 vdpbf16ps and AVX512_VBMI vpermi2b.
+// Call only when CpuHasF8Bf16().
+void MatMulRowsF8Bf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+                      size_t row_begin, size_t row_end);
+bool CpuHasF8Bf16();
 
 // matmul_f8_fp16.cc: FP8 e4m3 weights x fp16 activations (ActsDType kF16) with AVX512_FP16.
 // Call only when CpuHasAvx512Fp16().
