@@ -211,13 +211,8 @@ void MatMulRowsF8Bf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
 }
 
 bool CpuHasF8Bf16() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vbmi") &&
-           __builtin_cpu_supports("fma");
-  }();
+  // AVX512_VBMI (vpermi2b) beyond what the other AVX-512 kernels check.
+  static const bool has = CpuHasAvx512Dot() && __builtin_cpu_supports("avx512vbmi");
   return has;
 }
 
