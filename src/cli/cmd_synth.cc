@@ -27,8 +27,8 @@ void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
                                    "e4m3 with 128x128 block scales)")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "f8"}));
   cmd->add_option("--seed", o->seed, "random seed");
-  cmd->add_option("--shard-size", *shard_gb, "hf: most GB (1e9 bytes) per safetensors shard, fractions allowed")
-      ->check(CLI::PositiveNumber);
+  auto* shard_opt = cmd->add_option("--shard-size", *shard_gb, "hf: most GB (1e9 bytes) per safetensors shard, "
+                                                              "fractions allowed")->check(CLI::PositiveNumber);
   cmd->add_option("-o,--out", *path, "output GGUF file, or folder with --format hf")->required();
   cmd->add_flag("--no-data", o->no_data, "leave the weights as zeros in sparse files (shapes only, for tests)");
   out->push_back({cmd, [=]() {
@@ -39,6 +39,8 @@ void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
       return Fail(Status::Errorf("synth: --shard-size {} GB is out of range (at least one byte)", *shard_gb));
     opts.shard_bytes = static_cast<uint64_t>(std::llround(*shard_gb * 1e9));
     const bool hf = *format == "hf";
+    if (!hf && shard_opt->count() > 0)
+      return Fail(Status::Errorf("synth: --shard-size applies to --format hf (a GGUF file is one file)"));
     Status s = hf ? SynthesizeHfFolder(opts, *path) : SynthesizeModel(opts, *path);
     if (!s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {} ({} {}, {}{})\n", *path, opts.arch, opts.preset, *type,

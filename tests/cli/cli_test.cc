@@ -351,6 +351,7 @@ TEST(SynthHf, BadFlagsGiveOneLine) {
   ExpectOneLineError(Moe("synth --arch qwen3moe --type f8 -o " + Tmp("f8.gguf")),
                      "cannot be written as GGUF");
   ExpectOneLineError(Moe("synth --arch qwen3moe --format hf --shard-size 0 -o " + Tmp("s0")), "shard-size");
+  ExpectOneLineError(Moe("synth --arch qwen3moe --shard-size 1 -o " + Tmp("s1.gguf")), "--shard-size applies to --format hf");
   ExpectOneLineError(Moe("synth --arch qwen3moe --format safetensors -o " + Tmp("x")), "safetensors");
   std::ofstream(Tmp("plain-file")) << "x";
   ExpectOneLineError(Moe("synth --arch qwen3moe --format hf -o " + Tmp("plain-file")), "not a directory");
