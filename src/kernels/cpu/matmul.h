@@ -150,8 +150,9 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
                              DotImpl impl = DotImpl::kBest);
 
 // Whether MatMulQuantizedActs rounds activations for weights of this dtype on this CPU: only
-// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot() and FP8
-// weights with HasAvx512Fp16(), or AVX512_BF16 and AVX512_VBMI (not BF16, see DotImpl).
+// where that is faster than the exact path, i.e. Q8_0 weights with HasAvx512Dot(), BF16
+// weights with HasAvx512Dot() on AMD (not Intel, see DotImpl), and FP8 weights with
+// HasAvx512Fp16(), or AVX512_BF16 and AVX512_VBMI.
 bool UsesQuantizedActs(DType weights);
 
 // The whole product from float activations x ([n_tokens, w.cols]) on the fastest path: with
