@@ -136,6 +136,10 @@ MOE_F8_BF16 void SplitScaledActs(const QuantizedActs& xq, size_t t0, size_t t1, 
 // Each row and token sums in two accumulators (the decoder's two orders), or the four
 // dependent vdpbf16ps per group of a single token would leave decode latency bound; the same
 // in every tile width, so that a token's result does not depend on the batch.
+// The loops over rows, tokens and accumulators are unrolled before scalar replacement:
+// otherwise GCC 12 (-O3) keeps acc in registers but also stores every accumulator to the
+// stack on every group, 16 stores per 32 products in Tile<4, 2>; unrolled, the kernel's
+// prefill ran 1.4-1.5x as fast (prefill-fast/f8_e4m3, 2 Zen 4 threads).
 template <size_t kR, size_t kT>
 MOE_F8_BF16 void Tile(const WeightMatrix& w, size_t r0, const PairActs& pa, size_t t0, float* y, size_t y_stride,
                       size_t ahead) {
@@ -143,23 +147,31 @@ MOE_F8_BF16 void Tile(const WeightMatrix& w, size_t r0, const PairActs& pa, size
   const size_t cols = w.cols;
   const Decoder dec;
   const uint8_t* wr[kR];
+#pragma GCC unroll 8
   for (size_t r = 0; r < kR; ++r) wr[r] = static_cast<const uint8_t*>(w.Row(r0 + r));
   const ActGroup* xr[kT];
+#pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) xr[t] = &pa.At(t0 + t, 0);
   __m512 acc[kR][kT][kA];
+#pragma GCC unroll 8
   for (size_t r = 0; r < kR; ++r)
+#pragma GCC unroll 8
     for (size_t t = 0; t < kT; ++t)
+#pragma GCC unroll 8
       for (size_t k = 0; k < kA; ++k) acc[r][t][k] = _mm512_setzero_ps();
   for (size_t g = 0, c = 0; c < cols; ++g, c += kGroup) {
     // Masked-off codes read as 0 (+0), against zero activations.
     const __mmask64 m = cols - c >= kGroup ? ~__mmask64{0} : (__mmask64{1} << (cols - c)) - 1;
     __m512bh x[kT][4];
+#pragma GCC unroll 8
     for (size_t t = 0; t < kT; ++t)
       for (size_t k = 0; k < 4; ++k) x[t][k] = reinterpret_cast<__m512bh>(_mm512_load_si512(xr[t][g].x[k]));
+#pragma GCC unroll 8
     for (size_t r = 0; r < kR; ++r) {
       if (ahead != 0) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c) + ahead, _MM_HINT_T1);
       __m512bh a, b;
       dec.Decode(_mm512_maskz_loadu_epi8(m, wr[r] + c), a, b);
+#pragma GCC unroll 8
       for (size_t t = 0; t < kT; ++t) {
         __m512& sa = acc[r][t][0];
         __m512& sb = acc[r][t][1];
@@ -168,7 +180,9 @@ MOE_F8_BF16 void Tile(const WeightMatrix& w, size_t r0, const PairActs& pa, size
       }
     }
   }
+#pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t)
+#pragma GCC unroll 8
     for (size_t r = 0; r < kR; ++r) {
       const __m512 sum = _mm512_add_ps(acc[r][t][0], acc[r][t][1]);
       y[(t0 + t) * y_stride + r0 + r] = _mm512_reduce_add_ps(sum) * (1.0f / 256);
