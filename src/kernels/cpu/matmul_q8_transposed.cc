@@ -26,6 +26,7 @@ namespace {
 
 constexpr size_t kGroupRows = 32;  // rows per activation scale
 constexpr size_t kLanes = 16;      // column blocks per vector in the activation rounding
+constexpr size_t kScaleAhead = 8;  // rows ScaleTable prefetches ahead
 
 // One token's rounded activations: per row group g and column block b (nbp blocks, padded to
 // a multiple of 16) the scale and the correction; per quad of rows k the four int8 values of
@@ -41,11 +42,18 @@ struct Shape {
 };
 
 // d[r, b] as float, [groups · 32][nbp] (rows and blocks past the matrix are 0): one gather of
-// 16 block headers (34 bytes apart) and one conversion per row and 16 blocks.
+// 16 block headers (34 bytes apart) and one conversion per row and 16 blocks. In decode this
+// is the first touch of each head's rows, and gathers waited on DRAM: prefetching 8 rows
+// ahead took it from 6.4% to 3.8% of deepseek-v3-bench Q8_0 decode (share of the profile
+// against the expert products', tg256; 16 rows ahead: 4.3%).
 MOE_AVX512_VNNI void ScaleTable(const WeightMatrix& w, const Shape& s, float* d) {
   const __m512i offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(static_cast<int>(sizeof(BlockQ8_0))));
   for (size_t r = 0; r < s.groups * kGroupRows; ++r) {
+    if (r + kScaleAhead < s.rows) {
+      const char* ahead = static_cast<const char*>(w.Row(r + kScaleAhead));
+      for (size_t o = 0; o < s.nb * sizeof(BlockQ8_0); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+    }
     for (size_t b0 = 0; b0 < s.nbp; b0 += kLanes) {
       __m512 v = _mm512_setzero_ps();
       if (r < s.rows && b0 < s.nb) {
