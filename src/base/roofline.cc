@@ -120,27 +120,35 @@ double PoolRate(ThreadPool& pool, double (*loop)()) {
 
 }  // namespace
 
-double MeasureReadBandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes) : pool_(pool), bytes_(bytes) {
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return 0;
+  if (mem == MAP_FAILED) return;
   madvise(mem, bytes, MADV_HUGEPAGE);
-  float* p = static_cast<float*>(mem);
-  const size_t n = bytes / sizeof(float);
-  pool.ParallelFor(n, 1 << 20, [&](size_t b, size_t e) { std::fill(p + b, p + e, 1.0f); });
+  data_ = static_cast<float*>(mem);
+  float* p = data_;
+  pool.ParallelFor(bytes / sizeof(float), 1 << 20, [&](size_t b, size_t e) { std::fill(p + b, p + e, 1.0f); });
+}
+
+ReadBandwidthProbe::~ReadBandwidthProbe() {
+  if (data_ != nullptr) munmap(data_, bytes_);
+}
+
+double ReadBandwidthProbe::Measure(int repetitions) {
+  if (data_ == nullptr) return 0;
+  const size_t n = bytes_ / sizeof(float);
   const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
   double best = 0;
   for (int r = 0; r < repetitions; ++r) {
     Timer t;
-    pool.Run([&](int i, int nt) {
+    pool_.Run([&](int i, int nt) {
       size_t chunk = (n / nt) & ~size_t{63};
-      const float* q = p + chunk * i;
+      const float* q = data_ + chunk * i;
       float s = avx512 ? SumAvx512(q, chunk) : avx2 ? SumAvx2(q, chunk) : SumScalar(q, chunk);
       g_sink = g_sink + s;
     });
     double sec = t.Seconds();
-    best = std::max(best, bytes / sec / 1e9);
+    best = std::max(best, bytes_ / sec / 1e9);
   }
-  munmap(mem, bytes);
   return best;
 }
 

@@ -1,7 +1,8 @@
 // `moe bench`: prompt-processing and generation speed (median of repeated runs after a
 // warm-up), quoted against the machine's limits measured in the same run: decode as a
-// fraction of the memory-bandwidth roofline (active weight bytes per token ÷ measured read
-// bandwidth), prefill in GFLOP/s beside the measured dot-product peaks.
+// fraction of the memory-bandwidth roofline (active weight bytes per token ÷ the read
+// bandwidth measured just before each timed run, median of the runs' fractions), prefill in
+// GFLOP/s beside the measured dot-product peaks.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -90,17 +91,25 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
     // logits are computed); attention score FLOPs are left out (small at these lengths).
     const double head = static_cast<double>(m.config().vocab_size) * m.config().hidden_size;
     const double flops_per_token = 2.0 * (static_cast<double>(st.active_per_token) - head);
-    const double bandwidth = MeasureReadBandwidth(pool);
+    ReadBandwidthProbe probe(pool);
+    const double bandwidth = probe.Measure();
     const Roofline peaks = MeasurePeaks(pool);
     nlohmann::json results = nlohmann::json::array();
-    auto report = [&](const std::string& test, double n_tokens, const std::vector<double>& seconds, bool decode) {
-      std::vector<double> rates;
+    // Decode passes `bandwidths`, one reading taken just before each timed run: its roofline
+    // fraction is the median of the runs' own fractions.
+    auto report = [&](const std::string& test, double n_tokens, const std::vector<double>& seconds, bool decode,
+                      const std::vector<double>& bandwidths = {}) {
+      std::vector<double> rates, fractions;
       for (double s : seconds) rates.push_back(n_tokens / s);
+      for (size_t r = 0; r < bandwidths.size(); ++r)
+        fractions.push_back(rates[r] * st.active_bytes_per_token / (bandwidths[r] * 1e9));
       double tps = Median(rates);
       nlohmann::json j = {{"test", test}, {"tokens_per_s", tps}, {"samples", rates},
-                          {"read_bandwidth_gbs", bandwidth}, {"threads", pool.size()}};
+                          {"read_bandwidth_gbs", bandwidths.empty() ? bandwidth : Median(bandwidths)},
+                          {"threads", pool.size()}};
       if (decode) {
-        j["roofline_fraction"] = tps * st.active_bytes_per_token / (bandwidth * 1e9);
+        j["roofline_fraction"] = Median(fractions);
+        j["read_bandwidth_samples"] = bandwidths;
         j["active_bytes_per_token"] = st.active_bytes_per_token;
         j["depth"] = b->depth;
       } else {
@@ -113,7 +122,8 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
       if (!b->json) {
         if (decode)
           fmt::print("{:<8} {:>9.2f} tok/s   {:5.1f}% of the {:.1f} GB/s roofline ({:.1f} MB/token, depth {})\n", test, tps,
-                     100 * j["roofline_fraction"].get<double>(), bandwidth, st.active_bytes_per_token / 1e6, b->depth);
+                     100 * j["roofline_fraction"].get<double>(), j["read_bandwidth_gbs"].get<double>(),
+                     st.active_bytes_per_token / 1e6, b->depth);
         else
           fmt::print("{:<8} {:>9.2f} tok/s   {:7.1f} GFLOP/s  (peaks: fp32 {:.0f}, bf16 {:.0f} GFLOP/s, int8 {:.0f} GOP/s)\n", test,
                      tps, j["gflops"].get<double>(), peaks.fp32_fma_gflops, peaks.bf16_dot_gflops, peaks.int8_dot_gops);
@@ -134,13 +144,14 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
     }
     for (int n : b->gen) {
       if (n == 0) continue;
-      std::vector<double> secs;
+      std::vector<double> secs, bandwidths;
       for (int r = 0; r <= b->repetitions; ++r) {
+        if (r > 0) bandwidths.push_back(probe.Measure(2));
         auto s = TimeDecode(m, n, b->depth, pool, 200 + r);
         if (!s.ok()) return Fail(s.status());
         if (r > 0) secs.push_back(*s);
       }
-      report(fmt::format("tg{}", n), n, secs, true);
+      report(fmt::format("tg{}", n), n, secs, true, bandwidths);
     }
     if (b->json) fmt::print("{}\n", results.dump(2));
     return 0;
