@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -369,6 +370,45 @@ TEST(Run, KvTypesGenerate) {
     }
     std::filesystem::remove(m);
   }
+}
+
+// `moe bench --json`: one object per test with the fields, medians of the samples,
+// and decode's roofline fraction as the median of each run's tokens/s x active bytes over
+// the bandwidth read beside that run.
+TEST(Bench, JsonReportsEveryTestAgainstItsOwnReadings) {
+  const std::string m = Tmp("bench-tiny.gguf");
+  ASSERT_EQ(Moe("synth --preset tiny --arch deepseek-v3 -o " + m).code, 0);
+  Outcome r = Moe("bench -m " + m + " -p 8,16 -n 4 -r 3 -t 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 3u);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  const std::vector<std::string> names = {"pp8", "pp16", "tg4"};
+  for (size_t k = 0; k < 3; ++k) {
+    const auto& t = j[k];
+    EXPECT_EQ(t["test"], names[k]);
+    EXPECT_EQ(t["threads"], 2);
+    const auto samples = t["samples"].get<std::vector<double>>();
+    ASSERT_EQ(samples.size(), 3u);
+    EXPECT_DOUBLE_EQ(t["tokens_per_s"].get<double>(), median(samples));
+    EXPECT_GT(t["read_bandwidth_gbs"].get<double>(), 0);
+    EXPECT_EQ(t.contains("roofline_fraction"), k == 2) << names[k];
+    EXPECT_EQ(t.contains("gflops"), k < 2) << names[k];
+  }
+  const auto& tg = j[2];
+  const auto bw = tg["read_bandwidth_samples"].get<std::vector<double>>();
+  const auto rates = tg["samples"].get<std::vector<double>>();
+  ASSERT_EQ(bw.size(), 3u);
+  const double bytes = tg["active_bytes_per_token"].get<double>();
+  std::vector<double> fractions;
+  for (size_t i = 0; i < 3; ++i) fractions.push_back(rates[i] * bytes / (bw[i] * 1e9));
+  EXPECT_NEAR(tg["roofline_fraction"].get<double>(), median(fractions), 1e-12);
+  EXPECT_DOUBLE_EQ(tg["read_bandwidth_gbs"].get<double>(), median(bw));
+  std::filesystem::remove(m);
 }
 
 TEST(Errors, BadFilesAndFlagsGiveOneLine) {
