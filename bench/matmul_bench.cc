@@ -206,10 +206,12 @@ void RegisterAll() {
           Register(std::string(fast ? "prefill-fast/" : "prefill/") + name +
                        "/4096x1024/tokens:" + std::to_string(tokens) + th,
                    dt, 4096, tokens, threads, false, fast);
+        // Two sequences decoding in one step (the server's continuous batching), cold.
+        const std::string decode = fast ? "decode-fast/" : "decode/", prefill = fast ? "prefill-fast/" : "prefill/";
+        Register(decode + name + "/4096x1024/tokens:2/cold" + th, dt, 4096, 2, threads, true, fast);
         // One MoE expert's share of a 512-token prompt (deepseek-v3-bench: 48 tokens, gate and
         // up 2 x 704 rows), weights cold as in the model, where each expert is read once.
-        Register(std::string(fast ? "prefill-fast/" : "prefill/") + name + "/1408x1024/tokens:48/cold" + th,
-                 dt, 1408, 48, threads, true, fast);
+        Register(prefill + name + "/1408x1024/tokens:48/cold" + th, dt, 1408, 48, threads, true, fast);
         if (cores == 1) break;
       }
     }
