@@ -95,17 +95,19 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
     const double bandwidth = probe.Measure();
     const Roofline peaks = MeasurePeaks(pool);
     nlohmann::json results = nlohmann::json::array();
-    // Decode passes `bandwidths`, one reading taken just before each timed run: its roofline
-    // fraction is the median of the runs' own fractions.
-    auto report = [&](const std::string& test, double n_tokens, const std::vector<double>& seconds, bool decode,
+    // Decode tests pass `bandwidths`, one reading taken just before each timed run (so never
+    // empty): the roofline fraction is the median of the runs' own fractions. Prefill passes
+    // none and is quoted against the peaks.
+    auto report = [&](const std::string& test, double n_tokens, const std::vector<double>& seconds,
                       const std::vector<double>& bandwidths = {}) {
+      const bool decode = !bandwidths.empty();
       std::vector<double> rates, fractions;
       for (double s : seconds) rates.push_back(n_tokens / s);
       for (size_t r = 0; r < bandwidths.size(); ++r)
         fractions.push_back(rates[r] * st.active_bytes_per_token / (bandwidths[r] * 1e9));
       double tps = Median(rates);
       nlohmann::json j = {{"test", test}, {"tokens_per_s", tps}, {"samples", rates},
-                          {"read_bandwidth_gbs", bandwidths.empty() ? bandwidth : Median(bandwidths)},
+                          {"read_bandwidth_gbs", decode ? Median(bandwidths) : bandwidth},
                           {"threads", pool.size()}};
       if (decode) {
         j["roofline_fraction"] = Median(fractions);
@@ -140,7 +142,7 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
         if (!s.ok()) return Fail(s.status());
         if (r > 0) secs.push_back(*s);
       }
-      report(fmt::format("pp{}", p), p, secs, false);
+      report(fmt::format("pp{}", p), p, secs);
     }
     for (int n : b->gen) {
       if (n == 0) continue;
@@ -151,7 +153,7 @@ void RegisterBench(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
         if (!s.ok()) return Fail(s.status());
         if (r > 0) secs.push_back(*s);
       }
-      report(fmt::format("tg{}", n), n, secs, true, bandwidths);
+      report(fmt::format("tg{}", n), n, secs, bandwidths);
     }
     if (b->json) fmt::print("{}\n", results.dump(2));
     return 0;
