@@ -23,6 +23,7 @@
 #include "hwy/highway.h"
 #include "hwy/targets.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace moe {
 namespace {
@@ -69,10 +70,11 @@ struct Weights {
   HugeBuffer bytes;
   std::vector<float> scales;
   size_t matrix_bytes = 0;
+  WeightLayout layout = WeightLayout::kRows;
   WeightMatrix Matrix(DType dtype, size_t rows, size_t cols, size_t i) const {
     const size_t stride = RowBytes(dtype, cols);
     return {dtype, bytes.data() + i * matrix_bytes, rows, cols, stride,
-            scales.empty() ? nullptr : scales.data(), (cols + kF8Block - 1) / kF8Block, 0};
+            scales.empty() ? nullptr : scales.data(), (cols + kF8Block - 1) / kF8Block, 0, layout};
   }
 };
 
@@ -84,7 +86,8 @@ size_t MatrixBytes(DType dtype, size_t rows, size_t cols) {
   return rows * RowBytes(dtype, cols) + scales;
 }
 
-std::unique_ptr<Weights> MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies) {
+// With `tiled` (Q8_0, BF16), the matrices are tiled as the engine tiles them at load (weight_tiles.h).
+std::unique_ptr<Weights> MakeWeights(DType dtype, size_t rows, size_t cols, size_t copies, bool tiled = false) {
   auto owned = std::make_unique<Weights>();
   Weights& w = *owned;
   w.matrix_bytes = rows * RowBytes(dtype, cols);
@@ -98,6 +101,7 @@ std::unique_ptr<Weights> MakeWeights(DType dtype, size_t rows, size_t cols, size
     for (size_t r = 0; r < rows; ++r)
       QuantizeRow(dtype, v.data() + r * cols, cols, w.bytes.data() + r * RowBytes(dtype, cols));
   }
+  if (tiled) w.layout = TileInPlace(w.Matrix(dtype, rows, cols, 0)).layout;
   for (size_t i = 1; i < copies; ++i)
     std::memcpy(w.bytes.data() + i * w.matrix_bytes, w.bytes.data(), w.matrix_bytes);
   return owned;
@@ -118,18 +122,18 @@ void FastProduct(const WeightMatrix& w, const float* x, size_t n_tokens, float* 
 
 // One product per iteration: the exact path (MatMul), or with `fast` FastProduct.
 void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t tokens,
-         int threads, bool cold, bool fast) {
+         int threads, bool cold, bool fast, bool tiled) {
   const size_t matrix_bytes = MatrixBytes(dtype, rows, cols);
   const size_t copies = cold ? (512u << 20) / matrix_bytes + 1 : 1;
   // google-benchmark calls this function several times while sizing the iteration count:
   // keep the last matrix set instead of rebuilding 512 MiB each time.
   static std::unique_ptr<Weights> cached;
   static std::string cached_key;
-  const std::string key = std::string(DTypeName(dtype)) + std::to_string(rows) + "x" +
+  const std::string key = std::string(DTypeName(dtype)) + (tiled ? "t" : "") + std::to_string(rows) + "x" +
                           std::to_string(cols) + "*" + std::to_string(copies);
   if (!cached || cached_key != key) {
     cached.reset();
-    cached = MakeWeights(dtype, rows, cols, copies);
+    cached = MakeWeights(dtype, rows, cols, copies, tiled);
     cached_key = key;
   }
   const Weights& w = *cached;
@@ -154,10 +158,10 @@ void Run(benchmark::State& state, DType dtype, size_t rows, size_t cols, size_t 
 }
 
 void Register(const std::string& name, DType dt, size_t rows, size_t tokens, int threads,
-              bool cold, bool fast, size_t cols = 1024, int repetitions = 3) {
+              bool cold, bool fast, size_t cols = 1024, int repetitions = 3, bool tiled = false) {
   benchmark::RegisterBenchmark(name.c_str(),
                                [=](benchmark::State& s) {
-                                 Run(s, dt, rows, cols, tokens, threads, cold, fast);
+                                 Run(s, dt, rows, cols, tokens, threads, cold, fast, tiled);
                                })
       ->UseRealTime()
       ->MinWarmUpTime(0.05)
@@ -188,31 +192,35 @@ void RunTransposed(benchmark::State& state, DType dtype, size_t tokens, bool fas
                                                  benchmark::Counter::kIsRate);
 }
 
-// Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N[/cold]>/threads:N.
+// Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N[/cold]>/threads:N;
+// <dtype> "q8_0-tiled" / "bf16-tiled": as the engine holds them after repacking at load
+// (weight_tiles.h).
 void RegisterAll() {
   const int cores = ThreadPool::PhysicalCores();
   for (DType dt : kDTypes) {
     for (bool fast : {false, true}) {
       if (fast && (!HasFastActsPath(dt) || !HasAvx512Dot())) continue;
-      const std::string name = std::string(DTypeName(dt));
-      for (int threads : {1, cores}) {
-        const std::string th = "/threads:" + std::to_string(threads);
-        for (size_t rows : {4096, 512})
-          for (bool cold : {false, true})
-            Register(std::string(fast ? "decode-fast/" : "decode/") + name + "/" +
-                         std::to_string(rows) + "x1024/" + (cold ? "cold" : "hot") + th,
-                     dt, rows, 1, threads, cold, fast);
-        for (size_t tokens : {64, 512})
-          Register(std::string(fast ? "prefill-fast/" : "prefill/") + name +
-                       "/4096x1024/tokens:" + std::to_string(tokens) + th,
-                   dt, 4096, tokens, threads, false, fast);
-        // Two sequences decoding in one step (the server's continuous batching), cold.
+      for (bool tiled : {false, true}) {
+        if (tiled && (TiledLayout(dt) == WeightLayout::kRows || !fast)) continue;
+        const std::string name = std::string(DTypeName(dt)) + (tiled ? "-tiled" : "");
         const std::string decode = fast ? "decode-fast/" : "decode/", prefill = fast ? "prefill-fast/" : "prefill/";
-        Register(decode + name + "/4096x1024/tokens:2/cold" + th, dt, 4096, 2, threads, true, fast);
-        // One MoE expert's share of a 512-token prompt (deepseek-v3-bench: 48 tokens, gate and
-        // up 2 x 704 rows), weights cold as in the model, where each expert is read once.
-        Register(prefill + name + "/1408x1024/tokens:48/cold" + th, dt, 1408, 48, threads, true, fast);
-        if (cores == 1) break;
+        for (int threads : {1, cores}) {
+          const std::string th = "/threads:" + std::to_string(threads);
+          auto add = [&](const std::string& n, size_t rows, size_t tokens, bool cold) {
+            Register(n, dt, rows, tokens, threads, cold, fast, 1024, 3, tiled);
+          };
+          for (size_t rows : {4096, 512})
+            for (bool cold : {false, true})
+              add(decode + name + "/" + std::to_string(rows) + "x1024/" + (cold ? "cold" : "hot") + th, rows, 1, cold);
+          for (size_t tokens : {64, 512})
+            add(prefill + name + "/4096x1024/tokens:" + std::to_string(tokens) + th, 4096, tokens, false);
+          // Two sequences decoding in one step (the server's continuous batching), cold.
+          add(decode + name + "/4096x1024/tokens:2/cold" + th, 4096, 2, true);
+          // One MoE expert's share of a 512-token prompt (deepseek-v3-bench: 48 tokens, gate
+          // and up 2 x 704 rows), weights cold as in the model, where each expert is read once.
+          add(prefill + name + "/1408x1024/tokens:48/cold" + th, 1408, 48, true);
+          if (cores == 1) break;
+        }
       }
     }
   }
@@ -239,6 +247,8 @@ void RegisterAll() {
       if (HasAvx512Dot()) Register("gemv-fast/f8_e4m3" + shape, DType::kF8E4M3, rows, 1, threads, true, true, cols, 5);
       Register("gemv/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, false, cols, 5);
       if (HasAvx512Dot()) Register("gemv-fast/q8_0" + shape, DType::kQ8_0, rows, 1, threads, true, true, cols, 5);
+      if (HasAvx512Dot())
+        Register("gemv-fast/q8_0-tiled" + shape, DType::kQ8_0, rows, 1, threads, true, true, cols, 5, true);
     }
     if (cores == 1) break;
   }

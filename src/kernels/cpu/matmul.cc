@@ -12,8 +12,10 @@
 
 #if HWY_ONCE
 #include <algorithm>
+#include <vector>
 
 #include "base/check.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace moe {
 
@@ -34,6 +36,17 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
   MOE_DCHECK(w.cols % BlockSize(w.dtype) == 0);
   MOE_DCHECK(w.dtype != DType::kF8E4M3 || w.scales != nullptr);
   if (row_begin >= row_end || n_tokens == 0) return;
+  if (w.layout != WeightLayout::kRows) {
+    // Tiles (exact products asked of a matrix tiled for the fast path): untile 64 rows at a
+    // time into this thread's buffer.
+    thread_local std::vector<uint8_t> buf;
+    for (size_t r0 = row_begin; r0 < row_end; r0 += 64) {
+      const size_t r1 = std::min(row_end, r0 + 64);
+      HWY_DYNAMIC_DISPATCH(MatMulRowsExact)(RowMajorRows(w, r0, r1, buf), x, x_stride, n_tokens, y + r0,
+                                            y_stride, 0, r1 - r0);
+    }
+    return;
+  }
   HWY_DYNAMIC_DISPATCH(MatMulRowsExact)(w, x, x_stride, n_tokens, y, y_stride, row_begin,
                                         row_end);
 }
@@ -42,6 +55,11 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
                       float* y, size_t y_stride) {
   MOE_DCHECK(w.dtype != DType::kF8E4M3 || w.scales != nullptr);
   if (n_tokens == 0 || w.cols == 0) return;
+  if (w.layout != WeightLayout::kRows) {
+    std::vector<uint8_t> buf;
+    HWY_DYNAMIC_DISPATCH(MatMulTransposedExact)(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
   HWY_DYNAMIC_DISPATCH(MatMulTransposedExact)(w, x, x_stride, n_tokens, y, y_stride);
 }
 

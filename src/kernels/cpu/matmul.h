@@ -13,6 +13,13 @@
 
 namespace moe {
 
+// How a matrix's bytes are ordered. kRows: row r at data + r * row_stride. kQ8_0Tiles16 and
+// kBf16Tiles16: rows interleaved 16 at a time for the AVX-512 kernels, rewritten in place at
+// load (weight_tiles.h); rows is a multiple of 16 and Row(r) is the start of r's tile only
+// for r a multiple of 16. Every product below accepts all layouts; only the fast path reads
+// tiles directly, the others untile the rows they need.
+enum class WeightLayout : uint8_t { kRows, kQ8_0Tiles16, kBf16Tiles16 };
+
 struct WeightMatrix {
   DType dtype = DType::kF32;
   const void* data = nullptr;
@@ -26,13 +33,15 @@ struct WeightMatrix {
   const float* scales = nullptr;
   size_t scale_stride = 0;
   size_t scale_row0 = 0;
+  WeightLayout layout = WeightLayout::kRows;
 
   const void* Row(size_t r) const { return static_cast<const char*>(data) + r * row_stride; }
   // The ceil(cols / 128) block scales of row r (kF8E4M3).
   const float* RowScales(size_t r) const { return scales + (scale_row0 + r) / kF8Block * scale_stride; }
-  // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b).
+  // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b); of a tiled
+  // matrix, whole tiles only (begin and n multiples of 16).
   WeightMatrix RowSlice(size_t begin, size_t n) const {
-    return {dtype, Row(begin), n, cols, row_stride, scales, scale_stride, scale_row0 + begin};
+    return {dtype, Row(begin), n, cols, row_stride, scales, scale_stride, scale_row0 + begin, layout};
   }
 };
 

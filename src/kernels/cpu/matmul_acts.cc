@@ -15,6 +15,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_avx512.h"
 #include "kernels/cpu/matmul_common.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace moe {
 
@@ -116,7 +117,10 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
   }
   if (impl == DotImpl::kAvx512) {
     MOE_CHECK(HasAvx512Dot());
-    if (w.dtype == DType::kQ8_0) {
+    MOE_CHECK(w.layout == WeightLayout::kRows || (row_begin % kWeightTileRows == 0 && row_end % kWeightTileRows == 0));
+    if (w.layout == WeightLayout::kQ8_0Tiles16) {
+      detail::MatMulRowsQ8_0Tiled(w, xq, y, y_stride, row_begin, row_end);
+    } else if (w.dtype == DType::kQ8_0) {
       // Whole 16-row tiles on the interleaved kernels, the last rows (fewer than 16) on the
       // row-tile kernels.
       const size_t r = row_begin + (row_end - row_begin) / 16 * 16;
@@ -136,7 +140,8 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
 void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
                                    size_t n_tokens, float* y, size_t y_stride) {
   if (w.dtype == DType::kQ8_0 && HasAvx512Dot() && n_tokens > 0 && w.rows > 0) {
-    detail::MatMulTransposedQ8_0Vnni(w, x, x_stride, n_tokens, y, y_stride);
+    std::vector<uint8_t> buf;  // tiled: untiled whole (MLA's kv_b, its one user, is never tiled)
+    detail::MatMulTransposedQ8_0Vnni(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
     return;
   }
   MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);

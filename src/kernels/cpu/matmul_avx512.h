@@ -17,9 +17,14 @@ void MatMulRowsQ8_0Avx512(const WeightMatrix& w, const QuantizedActs& xq, float*
 // multiple of 16.
 void MatMulRowsQ8_0Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                         size_t row_begin, size_t row_end);
+// The same product on weights tiled at load (WeightLayout::kQ8_0Tiles16, matmul_q8_tiled.cc):
+// every token count reads the tiles as stored; row_begin and row_end are multiples of 16.
+void MatMulRowsQ8_0Tiled(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
+                         size_t row_begin, size_t row_end);
 // BF16 weights x bf16 activations with vdpbf16ps (AVX512_BF16) on rows interleaved 16 per
 // vector (matmul_bf16_gemm.cc: a packed GEMM from 4 tokens on, blocks transposed in registers
-// below); any rows and columns.
+// below), or straight on weights tiled at load (WeightLayout::kBf16Tiles16, row_begin and
+// row_end multiples of 16); any rows and columns.
 void MatMulRowsBf16Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                         size_t row_begin, size_t row_end);
 // Whether vdpbf16ps issues at the FMA's instruction rate (twice its products), so that bf16

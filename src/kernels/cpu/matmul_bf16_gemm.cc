@@ -9,7 +9,9 @@
 // Every row and token, whatever the batch, is one float32 chain over the column pairs in
 // order (lane r of the accumulator: acc = vdpbf16ps(acc, row r's pair p, x's pair p) for
 // p = 0, 1, ...), so a token's result does not depend on how many tokens share the call
-// (continuous batching relies on that; tests/model/batch_test.cc). Two routes compute it:
+// (continuous batching relies on that; tests/model/batch_test.cc). Weights tiled at load
+// (WeightLayout::kBf16Tiles16, weight_tiles.h) are stored as the packing below writes them
+// and go straight to the same tiles; weights in rows take two routes:
 // - 4 or more tokens: each 16-row tile is packed once per pass of tokens (a 16 x 16 dword
 //   transpose per 32 columns, 64 shuffles per 1 KB of weights, against 16 vdpbf16ps per
 //   token for the same columns) and reused by tiles of 8 tokens;
@@ -108,10 +110,41 @@ MOE_BF16_GEMM void PackedTile(const __m512i* packed, size_t cols, const Quantize
   for (size_t k = 0; k < kT; ++k) acc[k] = _mm512_setzero_ps();
   const size_t n_pairs = (cols + 1) / 2;
   for (size_t p = 0; p < n_pairs; ++p) {
-    const __m512bh w = reinterpret_cast<__m512bh>(_mm512_load_si512(packed + p));
+    const __m512bh w = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed + p));
     for (size_t k = 0; k < kT; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], w, PairAt(x[k], p, cols));
   }
   Store<kT>(acc, rows, y, y_stride, r0, t);
+}
+
+// Pairs p0 .. p0 + 15 (those below n_pairs) of one block, q[i] = pair p0 + i of the 16 rows,
+// into each token's chain. A constant trip count, unrolled, keeps q in registers: with the
+// pair loop bounded by n_pairs GCC 12 stored the 16 vectors to the stack and reloaded one per
+// product for 2 and 3 tokens.
+template <size_t kT>
+MOE_BF16_GEMM inline void AddBlock(const __m512i (&q)[16], const uint16_t* const (&x)[kT], size_t p0, size_t n_pairs,
+                                   size_t cols, __m512 (&acc)[kT]) {
+#pragma GCC unroll 16
+  for (size_t i = 0; i < 16; ++i) {
+    if (p0 + i >= n_pairs) break;
+#pragma GCC unroll 4
+    for (size_t k = 0; k < kT; ++k)
+      acc[k] = _mm512_dpbf16_ps(acc[k], reinterpret_cast<__m512bh>(q[i]), PairAt(x[k], p0 + i, cols));
+  }
+}
+
+// Tokens t .. t1 - 1 (fewer than 8) against the packed tile.
+void PackedTail(const __m512i* packed, size_t cols, const QuantizedActs& xq, size_t t, size_t t1, const TileRows& rows,
+                float* y, size_t y_stride, size_t r0) {
+  switch (t1 - t) {
+    case 7: PackedTile<7>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 6: PackedTile<6>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 5: PackedTile<5>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 4: PackedTile<4>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 3: PackedTile<3>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 2: PackedTile<2>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    case 1: PackedTile<1>(packed, cols, xq, t, rows, y, y_stride, r0); break;
+    default: break;
+  }
 }
 
 // 1 to 3 tokens from t0: every block transposed in registers and used at once. `ahead`:
@@ -130,19 +163,32 @@ MOE_BF16_GEMM void DecodeTile(const TileRows& rows, size_t cols, const Quantized
         _mm_prefetch(reinterpret_cast<const char*>(rows.row[r] + j * kBlockCols) + ahead, _MM_HINT_T1);
     __m512i q[16];
     TransposeBlock(rows, j, cols, q);
-    // A constant trip count, unrolled, keeps q in registers: with the pair loop bounded by
-    // n_pairs GCC 12 stored the 16 transposed vectors to the stack and reloaded one per
-    // product for 2 and 3 tokens.
-    const size_t p0 = j * (kBlockCols / 2);
-#pragma GCC unroll 16
-    for (size_t i = 0; i < 16; ++i) {
-      if (p0 + i >= n_pairs) break;
-#pragma GCC unroll 4
-      for (size_t k = 0; k < kT; ++k)
-        acc[k] = _mm512_dpbf16_ps(acc[k], reinterpret_cast<__m512bh>(q[i]), PairAt(x[k], p0 + i, cols));
-    }
+    AddBlock<kT>(q, x, j * (kBlockCols / 2), n_pairs, cols, acc);
   }
   Store<kT>(acc, rows, y, y_stride, r0, t0);
+}
+
+// The same chain on a tile stored as PackTile writes it (WeightLayout::kBf16Tiles16: cols
+// a multiple of 32, 16 rows): the block's vectors are loaded as they are.
+template <size_t kT>
+MOE_BF16_GEMM void DecodeTiled(const __m512i* tile, size_t cols, const QuantizedActs& xq, float* y, size_t y_stride,
+                               size_t ahead) {
+  const uint16_t* x[kT];
+  for (size_t k = 0; k < kT; ++k) x[k] = static_cast<const uint16_t*>(xq.Row(k));
+  __m512 acc[kT];
+  for (size_t k = 0; k < kT; ++k) acc[k] = _mm512_setzero_ps();
+  const size_t n_pairs = cols / 2;
+  for (size_t j = 0; j < cols / kBlockCols; ++j) {
+    const __m512i* block = tile + 16 * j;
+    if (ahead != 0)
+#pragma GCC unroll 16
+      for (size_t i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(block + i) + ahead, _MM_HINT_T1);
+    __m512i q[16];
+#pragma GCC unroll 16
+    for (size_t i = 0; i < 16; ++i) q[i] = _mm512_loadu_si512(block + i);
+    AddBlock<kT>(q, x, j * (kBlockCols / 2), n_pairs, cols, acc);
+  }
+  for (size_t k = 0; k < kT; ++k) _mm512_storeu_ps(y + k * y_stride, acc[k]);
 }
 
 void Decode(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride, size_t row_begin,
@@ -154,6 +200,36 @@ void Decode(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_s
       case 3: DecodeTile<3>(rows, w.cols, xq, 0, y, y_stride, r0, ahead); break;
       case 2: DecodeTile<2>(rows, w.cols, xq, 0, y, y_stride, r0, ahead); break;
       default: DecodeTile<1>(rows, w.cols, xq, 0, y, y_stride, r0, ahead); break;
+    }
+  }
+}
+
+// Tiled weights: the tiles are PackTile's output already, for decode and prefill alike.
+void Tiled(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride, size_t row_begin,
+           size_t row_end) {
+  const size_t tile_bytes = kTileRows * w.row_stride;
+  const auto tile = [&](size_t r0) {
+    return reinterpret_cast<const __m512i*>(static_cast<const char*>(w.data) + r0 / kTileRows * tile_bytes);
+  };
+  if (xq.n_tokens < kMinPackTokens) {
+    for (size_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+      const size_t ahead = PrefetchOffset(kTileRows, kTileRows, r0, row_end, w.row_stride);  // the next tile
+      switch (xq.n_tokens) {
+        case 3: DecodeTiled<3>(tile(r0), w.cols, xq, y + r0, y_stride, ahead); break;
+        case 2: DecodeTiled<2>(tile(r0), w.cols, xq, y + r0, y_stride, ahead); break;
+        default: DecodeTiled<1>(tile(r0), w.cols, xq, y + r0, y_stride, ahead); break;
+      }
+    }
+    return;
+  }
+  const size_t pass = TokensPerPass(w.cols / 2 + 1, xq.n_tokens);  // as the packing GEMM below
+  for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
+    const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
+    for (size_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+      const TileRows rows(w, r0, row_end);
+      size_t t = t0;
+      for (; t + kTileTokens <= t1; t += kTileTokens) PackedTile<kTileTokens>(tile(r0), w.cols, xq, t, rows, y, y_stride, r0);
+      PackedTail(tile(r0), w.cols, xq, t, t1, rows, y, y_stride, r0);
     }
   }
 }
@@ -171,6 +247,7 @@ MOE_BF16_GEMM void PackTile(const TileRows& rows, size_t cols, __m512i* out) {
 
 void MatMulRowsBf16Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y, size_t y_stride,
                         size_t row_begin, size_t row_end) {
+  if (w.layout == WeightLayout::kBf16Tiles16) return Tiled(w, xq, y, y_stride, row_begin, row_end);
   if (xq.n_tokens < kMinPackTokens) return Decode(w, xq, y, y_stride, row_begin, row_end);
   const size_t blocks = (w.cols + kBlockCols - 1) / kBlockCols;
   struct alignas(64) Vec {
@@ -188,16 +265,7 @@ void MatMulRowsBf16Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y
       PackTile(rows, w.cols, pk);
       size_t t = t0;
       for (; t + kTileTokens <= t1; t += kTileTokens) PackedTile<kTileTokens>(pk, w.cols, xq, t, rows, y, y_stride, r0);
-      switch (t1 - t) {
-        case 7: PackedTile<7>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 6: PackedTile<6>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 5: PackedTile<5>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 4: PackedTile<4>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 3: PackedTile<3>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 2: PackedTile<2>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        case 1: PackedTile<1>(pk, w.cols, xq, t, rows, y, y_stride, r0); break;
-        default: break;
-      }
+      PackedTail(pk, w.cols, xq, t, t1, rows, y, y_stride, r0);
     }
   }
 }

@@ -3,11 +3,15 @@
 #include <vector>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/weight_tiles.h"
 
 namespace moe {
 
 void DequantizeWeightRow(const WeightMatrix& w, size_t r, float* out) {
-  if (w.dtype == DType::kF8E4M3) {
+  if (w.layout != WeightLayout::kRows) {
+    std::vector<uint8_t> row;
+    DequantizeWeightRow(RowMajorRows(w, r, r + 1, row), 0, out);
+  } else if (w.dtype == DType::kF8E4M3) {
     DequantizeRowF8(static_cast<const uint8_t*>(w.Row(r)), w.RowScales(r), w.cols, out);
   } else {
     DequantizeRow(w.dtype, w.Row(r), w.cols, out);
@@ -20,7 +24,7 @@ namespace moe::ref {
 
 void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
-  std::vector<float> row(w.cols);
+  std::vector<float> row(w.cols);  // DequantizeWeightRow reads tiled rows too
   for (size_t r = row_begin; r < row_end; ++r) {
     DequantizeWeightRow(w, r, row.data());
     for (size_t t = 0; t < n_tokens; ++t) {
@@ -50,6 +54,10 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
 
 void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, float* y,
                              size_t y_stride, size_t row_begin, size_t row_end) {
+  if (w.layout != WeightLayout::kRows) {
+    std::vector<uint8_t> rows;
+    return ref::MatMulRowsQuantizedActs(RowMajorRows(w, 0, w.rows, rows), xq, y, y_stride, row_begin, row_end);
+  }
   std::vector<float> widened;  // FP8: the activations widened (bf16, or fp16 times its scale)
   if (w.dtype == DType::kF8E4M3) {
     widened.resize(xq.n_tokens * w.cols);
