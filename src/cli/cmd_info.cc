@@ -73,6 +73,7 @@ void RegisterInfo(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out)
   AddModelFlags(cmd, f.get());
   cmd->add_flag("--json", *json, "print JSON");
   out->push_back({cmd, [=]() {
+    f->repack = "none";  // describing the weights needs no tiles (they would copy every mapped page)
     auto model = LoadModel(*f);
     if (!model.ok()) return Fail(model.status());
     const Model& m = **model;

@@ -21,6 +21,10 @@ void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
   cmd->add_option("--act-quant", f->act_quant,
                   "1: round activations to Q8_0 blocks for int8 dot products where faster (default, as ggml); "
                   "0: float32 activations (exact)")->check(CLI::Range(0, 1));
+  cmd->add_option("--repack", f->repack,
+                  "weight types rewritten at load in the AVX-512 kernels' 16-row tiles where those kernels run: "
+                  "bf16 (default), q8_0, bf16,q8_0, all or none (mapped pages written become private memory)")
+      ->check([](const std::string& v) { return ParseRepack(v).ok() ? std::string() : ParseRepack(v).status().message(); });
   cmd->add_option("--kv-type", f->kv_type,
                   "KV cache entries: f32 (default, exact) | bf16 | f16 (half the bytes read per cached token)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
@@ -45,9 +49,25 @@ Result<std::string> ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
+Result<std::vector<DType>> ParseRepack(const std::string& list) {
+  if (list == "none") return std::vector<DType>{};
+  if (list == "all") return std::vector<DType>{DType::kBF16, DType::kQ8_0};
+  std::vector<DType> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item == "bf16") out.push_back(DType::kBF16);
+    else if (item == "q8_0") out.push_back(DType::kQ8_0);
+    else return Status::Errorf("--repack: '{}' is not a weight type that has tiles (expected bf16, q8_0, all or none)", item);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {
   SetGlobalPoolThreads(f.threads);
-  LoadOptions o{.mmap = f.mmap != 0, .mlock = f.mlock, .progress = isatty(STDERR_FILENO) != 0};
+  // Tiles only pay on the fast path: float32 activations would untile them per product.
+  MOE_ASSIGN_OR_RETURN(std::vector<DType> repack, ParseRepack(f.repack));
+  LoadOptions o{.mmap = f.mmap != 0, .mlock = f.mlock, .progress = isatty(STDERR_FILENO) != 0,
+                .repack = f.act_quant != 0 ? repack : std::vector<DType>{}};
   MOE_ASSIGN_OR_RETURN(auto m, Model::Load(f.model, o));
   m->SetQuantizedActivations(f.act_quant != 0);
   m->SetKvType(*DTypeFromName(f.kv_type));  // one of IsKvDType's, checked by the flag

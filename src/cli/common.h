@@ -26,14 +26,17 @@ struct CommonFlags {
   int mmap = 1;
   bool mlock = false;
   int act_quant = 1;  // fast path: activations rounded to the weights' dot-product format
+  std::string repack = "bf16";  // weight types rewritten at load in the AVX-512 kernels' tiles
   std::string kv_type = "f32";  // KV cache entries: f32 | bf16 | f16
   bool verbose = false;
 };
 
-// Adds -m, -t, --mmap, --mlock, --act-quant, --kv-type, -v to a subcommand.
+// Adds -m, -t, --mmap, --mlock, --act-quant, --repack, --kv-type, -v to a subcommand.
 void AddModelFlags(CLI::App* cmd, CommonFlags* f);
 // Loads the model named by the flags, setting up the global thread pool first.
 Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f);
+// --repack's list ("bf16", "q8_0", "bf16,q8_0", "all", "none") as weight types.
+Result<std::vector<DType>> ParseRepack(const std::string& list);
 
 // Adds --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --seed.
 void AddSamplingFlags(CLI::App* cmd, SamplingParams* p);

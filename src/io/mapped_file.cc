@@ -70,6 +70,14 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path,
   return f;
 }
 
+Status MappedFile::AllowWrites() {
+  if (!mapped_ || data_ == nullptr) return Status();  // read into memory, or FromBytes: writable already
+  // MAP_PRIVATE: writes go to private copies of the pages, the file is never written.
+  if (::mprotect(data_, size_, PROT_READ | PROT_WRITE) != 0)
+    return Status::Errorf("{}: cannot make the mapping writable: {}", path_, std::strerror(errno));
+  return Status();
+}
+
 std::shared_ptr<MappedFile> MappedFile::FromBytes(std::vector<uint8_t> bytes, std::string name) {
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->owned_ = std::move(bytes);

@@ -10,13 +10,20 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tensor/dtype.h"
 
 namespace moe {
 
 struct LoadOptions {
   bool mmap = true;
   bool mlock = false;
-  bool progress = false;  // progress bar on stderr while reading (--mmap 0)
+  bool progress = false;  // progress bar on stderr while reading (--mmap 0) and repacking
+  // Model::Load: the weight types (kBF16, kQ8_0) rewritten in the tiled layouts of the
+  // AVX-512 kernels where the CPU runs them (model/weights.h RepackWeights). Mapped pages
+  // written become private memory. Q8_0 is left out by default: its prefill gains 8-21% on
+  // Zen 4, but one core streams the tiles from DRAM slower than rows, and decode at ~65 GB/s
+  // lost 6-11% (docs/architecture.md).
+  std::vector<DType> repack = {DType::kBF16};
 };
 
 class MappedFile {
@@ -33,6 +40,10 @@ class MappedFile {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
   bool is_mapped() const { return mapped_; }
+  // Makes the bytes writable by this process (never the file): a mapped file becomes
+  // copy-on-write, so each page written turns into private memory. Load-time transforms
+  // (Q8_0 tiling) rewrite tensors in place after this.
+  Status AllowWrites();
 
  private:
   MappedFile() = default;

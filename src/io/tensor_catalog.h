@@ -46,6 +46,12 @@ class TensorCatalog {
   bool Contains(const std::string& name) const { return index_.count(name) != 0; }
   const std::vector<TensorEntry>& entries() const { return entries_; }
   void KeepAlive(std::shared_ptr<MappedFile> f) { files_.push_back(std::move(f)); }
+  // MappedFile::AllowWrites on every file: tensors may then be rewritten in place (their
+  // bytes no longer match the file's afterwards; entries keep the file's offsets).
+  Status AllowWrites() {
+    for (auto& f : files_) MOE_RETURN_IF_ERROR(f->AllowWrites());
+    return Status();
+  }
 
  private:
   std::vector<TensorEntry> entries_;

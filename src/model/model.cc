@@ -37,6 +37,10 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   MOE_RETURN_IF_ERROR(family->bind(m->cfg_, binder, &m->w_));
   m->w_.widened_scales = binder.TakeWidenedScales();
   m->unused_ = binder.Unused();
+  if (std::any_of(opts.repack.begin(), opts.repack.end(), [](DType t) { return UsesQuantizedActs(t); })) {
+    MOE_RETURN_IF_ERROR((m->gguf_ ? m->gguf_->mutable_tensors() : m->hf_->catalog).AllowWrites());
+    m->repacked_bytes_ = RepackWeights(&m->w_, opts.repack, opts.progress);
+  }
 
   const ModelConfig& c = m->cfg_;
   if (c.is_mla()) {

@@ -54,6 +54,8 @@ class Model {
   const std::vector<std::string>& notes() const { return notes_; }
   const ParamStats& stats() const { return stats_; }
   const std::vector<std::string>& unused_tensors() const { return unused_; }
+  // Bytes of weights rewritten at load in the kernels' tiled layouts (LoadOptions::repack).
+  uint64_t repacked_bytes() const { return repacked_bytes_; }
 
   // The KV cache's entry type for new caches: kF32 (default, exact), kBF16 or kF16
   // (IsKvDType; half the bytes decode reads at depth, entries rounded when stored).
@@ -87,6 +89,7 @@ class Model {
   RouterOptions router_;
   ParamStats stats_;
   std::vector<std::string> unused_;
+  uint64_t repacked_bytes_ = 0;
 };
 
 // Per-family hooks (arch/*.cc), looked up by GGUF architecture name in registry.cc.

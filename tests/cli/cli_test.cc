@@ -372,6 +372,23 @@ TEST(Run, KvTypesGenerate) {
   }
 }
 
+// Greedy runs give the same tokens whichever weight types are repacked at load (the logits
+// themselves are compared bitwise in tests/model/tiling_test.cc).
+TEST(Run, RepackListsGenerateTheSameTokens) {
+  for (const char* type : {"q8_0", "bf16"}) {
+    const std::string m = Tmp(std::string("repack-") + type + ".gguf");
+    ASSERT_EQ(Moe(std::string("synth --preset tiny --arch qwen3moe --type ") + type + " -o " + m).code, 0);
+    const Outcome none = Moe("run -m " + m + " --tokens 1,2,3 -n 6 --temp 0 --repack none");
+    ASSERT_EQ(none.code, 0) << none.err;
+    for (const char* list : {"bf16", "q8_0", "bf16,q8_0", "all"}) {
+      const Outcome r = Moe("run -m " + m + " --tokens 1,2,3 -n 6 --temp 0 --repack " + list);
+      EXPECT_EQ(r.code, 0) << type << " " << list << ": " << r.err;
+      EXPECT_EQ(r.out, none.out) << type << " --repack " << list;
+    }
+    std::filesystem::remove(m);
+  }
+}
+
 // `moe bench --json`: one object per test with the fields, medians of the samples,
 // and decode's roofline fraction as the median of each run's tokens/s x active bytes over
 // the bandwidth read beside that run.
@@ -430,6 +447,7 @@ TEST(Errors, BadFilesAndFlagsGiveOneLine) {
   ExpectOneLineError(Moe("run -m " + m + " --tokens 1 --bogus-flag"), "bogus");
   ExpectOneLineError(Moe("synth --arch gpt5 -o x.gguf"), "gpt5");
   ExpectOneLineError(Moe("run -m " + m + " --tokens 1 -n 1 --kv-type q4_0"), "q4_0");
+  ExpectOneLineError(Moe("run -m " + m + " --tokens 1 -n 1 --repack bf16,f32"), "f32");
   std::ofstream(Tmp("bad.json")) << "[1, 2, \"three\"]";
   ExpectOneLineError(Moe("eval-logits -m " + m + " --tokens-file " + Tmp("bad.json") + " --out " + Tmp("o.f32")),
                      "not a token id");
