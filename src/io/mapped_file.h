@@ -42,7 +42,7 @@ class MappedFile {
   bool is_mapped() const { return mapped_; }
   // Makes the bytes writable by this process (never the file): a mapped file becomes
   // copy-on-write, so each page written turns into private memory. Load-time transforms
-  // (Q8_0 tiling) rewrite tensors in place after this.
+  // (weight repacking) rewrite tensors in place after this.
   Status AllowWrites();
 
  private:

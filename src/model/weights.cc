@@ -125,10 +125,6 @@ std::vector<std::string> Binder::Unused() const {
   return out;
 }
 
-}  // namespace moe
-
-namespace moe {
-
 namespace {
 #ifdef MADV_POPULATE_WRITE
 constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
