@@ -58,6 +58,34 @@ MOE_AVX512_VNNI inline __m512i Bcast(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// The same block of the tile `ahead` bytes on (its 8 quant lines and its scales) into L2.
+MOE_AVX512_VNNI inline void PrefetchBlock(const uint8_t* wq, const uint16_t* scales, size_t ahead) {
+#pragma GCC unroll 8
+  for (size_t j = 0; j < 8; ++j) _mm_prefetch(reinterpret_cast<const char*>(wq + 64 * j) + ahead, _MM_HINT_T1);
+  _mm_prefetch(reinterpret_cast<const char*>(scales) + ahead, _MM_HINT_T1);
+}
+
+// acc + (exact int32 block sums of the 16 rows' quants q with token x's) · (d_w · d_x): the one
+// step every kernel here takes per (tile, token, block).
+MOE_AVX512_VNNI inline __m512 AddBlock(const __m512i (&q)[8], __m512 d, const ActBlock& x, __m512 acc) {
+  // Two chains of four: half the latency of one chain of eight.
+  __m512i s0 = _mm512_set1_epi32(x.neg_corr), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (size_t j = 0; j < 8; j += 2) {
+    s0 = _mm512_dpbusd_epi32(s0, q[j], Bcast(x.q + 4 * j));
+    s1 = _mm512_dpbusd_epi32(s1, q[j + 1], Bcast(x.q + 4 * j + 4));
+  }
+  const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+  return _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc);
+}
+
+// Block b's quant vectors and widened scales.
+MOE_AVX512_VNNI inline __m512 LoadBlock(const uint8_t* wq, const uint16_t* scales, __m512i (&q)[8]) {
+#pragma GCC unroll 8
+  for (size_t j = 0; j < 8; ++j) q[j] = _mm512_loadu_si512(wq + 64 * j);
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales)));
+}
+
 // Tokens 0..kT-1 of xb (nb blocks each) against one tile; `ahead` > 0: prefetch the same
 // block of the tile that many bytes on (the next tile of a stream, into L2).
 template <size_t kT>
@@ -69,28 +97,12 @@ MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, size_t ahead, const Ac
   for (size_t t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
     const uint8_t* wq = tile + b * kQ8TileBlockQuantBytes;
-    if (ahead != 0) {
-#pragma GCC unroll 8
-      for (size_t j = 0; j < 8; ++j) _mm_prefetch(reinterpret_cast<const char*>(wq + 64 * j) + ahead, _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(scales + kWeightTileRows * b) + ahead, _MM_HINT_T1);
-    }
+    const uint16_t* db = scales + kWeightTileRows * b;
+    if (ahead != 0) PrefetchBlock(wq, db, ahead);
     __m512i q[8];
+    const __m512 d = LoadBlock(wq, db, q);
 #pragma GCC unroll 8
-    for (size_t j = 0; j < 8; ++j) q[j] = _mm512_loadu_si512(wq + 64 * j);
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + kWeightTileRows * b)));
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kT; ++t) {
-      const ActBlock& x = xb[t * nb + b];
-      // Two chains of four: half the latency of one chain of eight.
-      __m512i s0 = _mm512_set1_epi32(x.neg_corr), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (size_t j = 0; j < 8; j += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, q[j], Bcast(x.q + 4 * j));
-        s1 = _mm512_dpbusd_epi32(s1, q[j + 1], Bcast(x.q + 4 * j + 4));
-      }
-      const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
-      acc[t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[t]);
-    }
+    for (size_t t = 0; t < kT; ++t) acc[t] = AddBlock(q, d, xb[t * nb + b], acc[t]);
   }
 #pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
@@ -113,22 +125,12 @@ MOE_AVX512_VNNI void TileStreams(const uint8_t* tile, size_t gap, size_t nb, siz
 #pragma GCC unroll 8
     for (size_t h = 0; h < kS; ++h) {
       const uint8_t* base = tile + h * gap;
-      const auto* scales = reinterpret_cast<const uint16_t*>(base + nb * kQ8TileBlockQuantBytes);
       const uint8_t* wq = base + b * kQ8TileBlockQuantBytes;
-      if (ahead != 0) {
-#pragma GCC unroll 8
-        for (size_t j = 0; j < 8; ++j) _mm_prefetch(reinterpret_cast<const char*>(wq + 64 * j) + ahead, _MM_HINT_T1);
-        _mm_prefetch(reinterpret_cast<const char*>(scales + kWeightTileRows * b) + ahead, _MM_HINT_T1);
-      }
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + kWeightTileRows * b)));
-      __m512i s0 = _mm512_set1_epi32(x.neg_corr), s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (size_t j = 0; j < 8; j += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(wq + 64 * j), Bcast(x.q + 4 * j));
-        s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(wq + 64 * j + 64), Bcast(x.q + 4 * j + 4));
-      }
-      const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
-      acc[h] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[h]);
+      const uint16_t* db = reinterpret_cast<const uint16_t*>(base + nb * kQ8TileBlockQuantBytes) + kWeightTileRows * b;
+      if (ahead != 0) PrefetchBlock(wq, db, ahead);
+      __m512i q[8];
+      const __m512 d = LoadBlock(wq, db, q);
+      acc[h] = AddBlock(q, d, x, acc[h]);
     }
   }
 #pragma GCC unroll 8
