@@ -69,11 +69,16 @@ TEST(WeightTilesTest, Q8LayoutIsTheDocumentedOneAndRoundTrips) {
     const auto* row = static_cast<const BlockQ8_0*>(t.rows.w.Row(r));
     const uint8_t* tile = t.tiled_bytes.data() + r / 16 * tile_bytes;
     for (size_t b = 0; b < nb; ++b) {
+      // Blocks in pairs of 1088 bytes: two blocks of quants, then their two sets of scales;
+      // the third block of this 96-column matrix stands alone.
+      const uint8_t* pair = tile + 1088 * (b / 2);
+      const uint8_t* quants = pair + 512 * (b % 2);
+      const uint8_t* scales = b == 2 ? pair + 512 : pair + 1024 + 32 * (b % 2);
       for (size_t c = 0; c < kQ8_0Block; ++c)
-        ASSERT_EQ(tile[512 * b + 64 * (c / 4) + 4 * (r % 16) + c % 4], static_cast<uint8_t>(row[b].qs[c]) ^ 0x80u)
+        ASSERT_EQ(quants[64 * (c / 4) + 4 * (r % 16) + c % 4], static_cast<uint8_t>(row[b].qs[c]) ^ 0x80u)
             << "row " << r << " block " << b << " column " << c;
       uint16_t d;
-      std::memcpy(&d, tile + 512 * nb + 32 * b + 2 * (r % 16), 2);
+      std::memcpy(&d, scales + 2 * (r % 16), 2);
       ASSERT_EQ(d, row[b].d) << "row " << r << " block " << b;
     }
   }

@@ -58,13 +58,6 @@ MOE_AVX512_VNNI inline __m512i Bcast(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// The same block of the tile `ahead` bytes on (its 8 quant lines and its scales) into L2.
-MOE_AVX512_VNNI inline void PrefetchBlock(const uint8_t* wq, const uint16_t* scales, size_t ahead) {
-#pragma GCC unroll 8
-  for (size_t j = 0; j < 8; ++j) _mm_prefetch(reinterpret_cast<const char*>(wq + 64 * j) + ahead, _MM_HINT_T1);
-  _mm_prefetch(reinterpret_cast<const char*>(scales) + ahead, _MM_HINT_T1);
-}
-
 // acc + (exact int32 block sums of the 16 rows' quants q with token x's) · (d_w · d_x): the one
 // step every kernel here takes per (tile, token, block).
 MOE_AVX512_VNNI inline __m512 AddBlock(const __m512i (&q)[8], __m512 d, const ActBlock& x, __m512 acc) {
@@ -86,58 +79,45 @@ MOE_AVX512_VNNI inline __m512 LoadBlock(const uint8_t* wq, const uint16_t* scale
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales)));
 }
 
-// Tokens 0..kT-1 of xb (nb blocks each) against one tile; `ahead` > 0: prefetch the same
-// block of the tile that many bytes on (the next tile of a stream, into L2).
+// Block b of the tile (quants at wq, scales at ds) into the sums of tokens 0..kT-1 of xb.
 template <size_t kT>
-MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, size_t ahead, const ActBlock* xb, float* y,
-                          size_t y_stride) {
-  const auto* scales = reinterpret_cast<const uint16_t*>(tile + nb * kQ8TileBlockQuantBytes);
+MOE_AVX512_VNNI inline void Step(const uint8_t* wq, const uint8_t* ds, const ActBlock* xb, size_t nb, __m512 (&acc)[kT]) {
+  __m512i q[8];
+  const __m512 d = LoadBlock(wq, reinterpret_cast<const uint16_t*>(ds), q);
+#pragma GCC unroll 8
+  for (size_t t = 0; t < kT; ++t) acc[t] = AddBlock(q, d, xb[t * nb], acc[t]);
+}
+
+// Tokens 0..kT-1 of xb (nb blocks each) against one tile, read front to back: one forward
+// stream, which the hardware prefetchers follow at a core's full rate for 1-3 tokens. From 4
+// tokens on a pair of blocks takes long enough that they fall behind: those tiles prefetch
+// kPrefetchPairs pairs ahead into L2 (also past the tile's end: tiles follow each other).
+// On Zen 4, 1408x1024 x 48 tokens from DRAM, one thread: 254-264 -> 328-333 GFLOP/s; the
+// same prefetch for 1-2 tokens, or a tile ahead, cost one-core decode 10-30%.
+constexpr size_t kPrefetchPairs = 4;
+
+template <size_t kT>
+MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const ActBlock* xb, float* y, size_t y_stride) {
   __m512 acc[kT];
 #pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* wq = tile + b * kQ8TileBlockQuantBytes;
-    const uint16_t* db = scales + kWeightTileRows * b;
-    if (ahead != 0) PrefetchBlock(wq, db, ahead);
-    __m512i q[8];
-    const __m512 d = LoadBlock(wq, db, q);
-#pragma GCC unroll 8
-    for (size_t t = 0; t < kT; ++t) acc[t] = AddBlock(q, d, xb[t * nb + b], acc[t]);
+  const uint8_t* p = tile;
+  size_t b = 0;
+  for (; b + 2 <= nb; b += 2, p += kQ8TilePairBytes) {
+    if constexpr (kT >= 4) {
+#pragma GCC unroll 17
+      for (size_t l = 0; l < kQ8TilePairBytes / 64; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchPairs * kQ8TilePairBytes + 64 * l, _MM_HINT_T1);
+    }
+    Step(p, p + 2 * kQ8TileBlockQuantBytes, xb + b, nb, acc);
+    Step(p + kQ8TileBlockQuantBytes, p + 2 * kQ8TileBlockQuantBytes + kQ8TileBlockScaleBytes, xb + b + 1, nb, acc);
   }
+  if (b < nb) Step(p, p + kQ8TileBlockQuantBytes, xb + b, nb, acc);  // a last block without a pair
 #pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
-// One token against kStreams tiles `gap` bytes apart (outputs y_gap floats apart), block by
-// block. A core streams a single tile from DRAM at 18-20 GB/s on Zen 4 (the rows of the
-// untiled layout, 16 streams, at 22-27); four streams at once reach 22-25
-// (decode-fast/q8_0-tiled/4096x1024/cold/threads:1). The arithmetic is Tile<1>'s.
-constexpr size_t kStreams = 4;
-
-MOE_AVX512_VNNI void TileStreams(const uint8_t* tile, size_t gap, size_t nb, size_t ahead, const ActBlock* xb,
-                                 float* y, size_t y_gap) {
-  constexpr size_t kS = kStreams;
-  __m512 acc[kS];
-#pragma GCC unroll 8
-  for (size_t h = 0; h < kS; ++h) acc[h] = _mm512_setzero_ps();
-  for (size_t b = 0; b < nb; ++b) {
-    const ActBlock& x = xb[b];
-#pragma GCC unroll 8
-    for (size_t h = 0; h < kS; ++h) {
-      const uint8_t* base = tile + h * gap;
-      const uint8_t* wq = base + b * kQ8TileBlockQuantBytes;
-      const uint16_t* db = reinterpret_cast<const uint16_t*>(base + nb * kQ8TileBlockQuantBytes) + kWeightTileRows * b;
-      if (ahead != 0) PrefetchBlock(wq, db, ahead);
-      __m512i q[8];
-      const __m512 d = LoadBlock(wq, db, q);
-      acc[h] = AddBlock(q, d, x, acc[h]);
-    }
-  }
-#pragma GCC unroll 8
-  for (size_t h = 0; h < kS; ++h) _mm512_storeu_ps(y + h * y_gap, acc[h]);
-}
-
-using TileFn = void (*)(const uint8_t*, size_t, size_t, const ActBlock*, float*, size_t);
+using TileFn = void (*)(const uint8_t*, size_t, const ActBlock*, float*, size_t);
 constexpr TileFn kTiles[kTileTokens + 1] = {nullptr, Tile<1>, Tile<2>, Tile<3>, Tile<4>,
                                             Tile<5>, Tile<6>, Tile<7>, Tile<8>};
 
@@ -154,25 +134,11 @@ void MatMulRowsQ8_0Tiled(const WeightMatrix& w, const QuantizedActs& xq, float* 
     const size_t t1 = t0 + pass < xq.n_tokens ? t0 + pass : xq.n_tokens;
     xb.resize((t1 - t0) * nb);
     PackActs(xq, t0, t1, xb.data());
-    const size_t n_tiles = (row_end - row_begin) / kWeightTileRows;
-    if (t1 - t0 == 1 && n_tiles % kStreams == 0) {
-      // One token: the rows in kStreams parts, a tile of each at once.
-      const size_t part = (row_end - row_begin) / kStreams;
-      for (size_t r0 = row_begin; r0 < row_begin + part; r0 += kWeightTileRows) {
-        const size_t ahead = PrefetchOffset(kWeightTileRows, kWeightTileRows, r0, row_begin + part, w.row_stride);
-        TileStreams(tiles + r0 / kWeightTileRows * tile_bytes, part / kWeightTileRows * tile_bytes, nb, ahead,
-                    xb.data(), y + t0 * y_stride + r0, part);
-      }
-      continue;
-    }
     for (size_t r0 = row_begin; r0 < row_end; r0 += kWeightTileRows) {
       const uint8_t* tile = tiles + r0 / kWeightTileRows * tile_bytes;
-      // The first group of tokens streams the tile from memory: it prefetches the next one.
-      size_t ahead = PrefetchOffset(kWeightTileRows, kWeightTileRows, r0, row_end, w.row_stride);
       for (size_t t = t0; t < t1; t += kTileTokens) {
         const size_t n = t1 - t < kTileTokens ? t1 - t : kTileTokens;
-        kTiles[n](tile, nb, ahead, xb.data() + (t - t0) * nb, y + t * y_stride + r0, y_stride);
-        ahead = 0;
+        kTiles[n](tile, nb, xb.data() + (t - t0) * nb, y + t * y_stride + r0, y_stride);
       }
     }
   }

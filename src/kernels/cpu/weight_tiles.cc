@@ -10,30 +10,28 @@ namespace {
 
 // Row r (r < 16) of a Q8_0 tile written into / read from the tile's bytes.
 void PutQ8Row(const BlockQ8_0* row, size_t r, size_t nb, uint8_t* tile) {
-  uint8_t* scales = tile + nb * kQ8TileBlockQuantBytes;
   for (size_t b = 0; b < nb; ++b) {
-    uint8_t* q = tile + b * kQ8TileBlockQuantBytes + 4 * r;
+    uint8_t* q = tile + Q8TileQuantOffset(b) + 4 * r;
     for (size_t j = 0; j < kQ8_0Block / 4; ++j) {  // a dword of 4 quants, each + 128
       uint32_t v;
       std::memcpy(&v, row[b].qs + 4 * j, 4);
       v ^= 0x80808080u;
       std::memcpy(q + 64 * j, &v, 4);
     }
-    std::memcpy(scales + 2 * (b * kWeightTileRows + r), &row[b].d, sizeof(uint16_t));
+    std::memcpy(tile + Q8TileScaleOffset(b, nb) + 2 * r, &row[b].d, sizeof(uint16_t));
   }
 }
 
 void GetQ8Row(const uint8_t* tile, size_t r, size_t nb, BlockQ8_0* row) {
-  const uint8_t* scales = tile + nb * kQ8TileBlockQuantBytes;
   for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* q = tile + b * kQ8TileBlockQuantBytes + 4 * r;
+    const uint8_t* q = tile + Q8TileQuantOffset(b) + 4 * r;
     for (size_t j = 0; j < kQ8_0Block / 4; ++j) {
       uint32_t v;
       std::memcpy(&v, q + 64 * j, 4);
       v ^= 0x80808080u;
       std::memcpy(row[b].qs + 4 * j, &v, 4);
     }
-    std::memcpy(&row[b].d, scales + 2 * (b * kWeightTileRows + r), sizeof(uint16_t));
+    std::memcpy(&row[b].d, tile + Q8TileScaleOffset(b, nb) + 2 * r, sizeof(uint16_t));
   }
 }
 
