@@ -23,7 +23,8 @@ void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
                   "0: float32 activations (exact)")->check(CLI::Range(0, 1));
   cmd->add_option("--repack", f->repack,
                   "weight types rewritten at load in the AVX-512 kernels' 16-row tiles where those kernels run: "
-                  "bf16 (default), q8_0, bf16,q8_0, all or none (mapped pages written become private memory)")
+                  "all (default: bf16 and q8_0), bf16, q8_0, bf16,q8_0 or none (mapped pages written become "
+                  "private memory; skipped, with a note, when the mapped model exceeds the memory available)")
       ->check([](const std::string& v) { return ParseRepack(v).ok() ? std::string() : ParseRepack(v).status().message(); });
   cmd->add_option("--kv-type", f->kv_type,
                   "KV cache entries: f32 (default, exact) | bf16 | f16 (half the bytes read per cached token)")
@@ -69,6 +70,7 @@ Result<std::unique_ptr<Model>> LoadModel(const CommonFlags& f) {
   LoadOptions o{.mmap = f.mmap != 0, .mlock = f.mlock, .progress = isatty(STDERR_FILENO) != 0,
                 .repack = f.act_quant != 0 ? repack : std::vector<DType>{}};
   MOE_ASSIGN_OR_RETURN(auto m, Model::Load(f.model, o));
+  if (!m->repack_skipped().empty()) fmt::print(stderr, "note: {}\n", m->repack_skipped());
   m->SetQuantizedActivations(f.act_quant != 0);
   m->SetKvType(*DTypeFromName(f.kv_type));  // one of IsKvDType's, checked by the flag
   return m;

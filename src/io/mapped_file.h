@@ -20,10 +20,13 @@ struct LoadOptions {
   bool progress = false;  // progress bar on stderr while reading (--mmap 0) and repacking
   // Model::Load: the weight types (kBF16, kQ8_0) rewritten in the tiled layouts of the
   // AVX-512 kernels where the CPU runs them (model/weights.h RepackWeights). Mapped pages
-  // written become private memory. Q8_0 is left out by default: its prefill gains 8-21% on
-  // Zen 4, but one core streams the tiles from DRAM slower than rows, and decode at ~65 GB/s
-  // lost 6-11% (docs/architecture.md).
-  std::vector<DType> repack = {DType::kBF16};
+  // written become private memory, so a mapped model is repacked only when that memory is
+  // there: the bytes to rewrite must stay within repack_memory_limit (0: 90% of what the
+  // system reports available), else the weights keep their rows and Model::repack_skipped()
+  // says why (a model larger than RAM, read from disk through the mapping, must not be
+  // pulled into private memory).
+  std::vector<DType> repack = {DType::kBF16, DType::kQ8_0};
+  uint64_t repack_memory_limit = 0;
 };
 
 class MappedFile {

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 
+#include "base/memory_info.h"
 #include "kernels/cpu/ops.h"
 
 namespace moe {
@@ -37,9 +39,19 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
   MOE_RETURN_IF_ERROR(family->bind(m->cfg_, binder, &m->w_));
   m->w_.widened_scales = binder.TakeWidenedScales();
   m->unused_ = binder.Unused();
-  if (std::any_of(opts.repack.begin(), opts.repack.end(), [](DType t) { return UsesQuantizedActs(t); })) {
-    MOE_RETURN_IF_ERROR((m->gguf_ ? m->gguf_->mutable_tensors() : m->hf_->catalog).AllowWrites());
-    m->repacked_bytes_ = RepackWeights(&m->w_, opts.repack, opts.progress);
+  if (const RepackPlan plan = PlanRepack(&m->w_, opts.repack); plan.bytes != 0) {
+    const std::optional<uint64_t> available = AvailableMemoryBytes();
+    const uint64_t limit = opts.repack_memory_limit ? opts.repack_memory_limit
+                                                    : available ? *available / 10 * 9 : UINT64_MAX;
+    if (opts.mmap && plan.bytes > limit) {
+      m->repack_skipped_ = fmt::format(
+          "weights not repacked: tiling would turn {:.1f} GB of the mapped file into private memory, {:.1f} GB "
+          "allowed ({}); --repack none keeps this quiet", plan.bytes / 1e9, limit / 1e9,
+          opts.repack_memory_limit ? "the caller's limit" : "90% of the memory available");
+    } else {
+      MOE_RETURN_IF_ERROR((m->gguf_ ? m->gguf_->mutable_tensors() : m->hf_->catalog).AllowWrites());
+      m->repacked_bytes_ = RepackWeights(plan, opts.progress);
+    }
   }
 
   const ModelConfig& c = m->cfg_;

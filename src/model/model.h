@@ -56,6 +56,9 @@ class Model {
   const std::vector<std::string>& unused_tensors() const { return unused_; }
   // Bytes of weights rewritten at load in the kernels' tiled layouts (LoadOptions::repack).
   uint64_t repacked_bytes() const { return repacked_bytes_; }
+  // Why LoadOptions::repack was not carried out (a mapped model too large for the memory
+  // available); empty when it was, or when nothing was asked.
+  const std::string& repack_skipped() const { return repack_skipped_; }
 
   // The KV cache's entry type for new caches: kF32 (default, exact), kBF16 or kF16
   // (IsKvDType; half the bytes decode reads at depth, entries rounded when stored).
@@ -90,6 +93,7 @@ class Model {
   ParamStats stats_;
   std::vector<std::string> unused_;
   uint64_t repacked_bytes_ = 0;
+  std::string repack_skipped_;
 };
 
 // Per-family hooks (arch/*.cc), looked up by GGUF architecture name in registry.cc.

@@ -133,14 +133,15 @@ constexpr int kMadvPopulateWrite = 23;  // Linux's value; older kernels reject i
 #endif
 }  // namespace
 
-uint64_t RepackWeights(ModelWeights* w, const std::vector<DType>& types, bool progress) {
-  std::vector<WeightMatrix*> mats;
-  std::vector<ExpertStack*> stacks;
+RepackPlan PlanRepack(ModelWeights* w, const std::vector<DType>& types) {
+  RepackPlan plan;
   auto tiles = [&](const WeightMatrix& m) {
     return CanTile(m) && UsesQuantizedActs(m.dtype) && std::find(types.begin(), types.end(), m.dtype) != types.end();
   };
   auto add = [&](WeightMatrix& m) {
-    if (tiles(m)) mats.push_back(&m);
+    if (!tiles(m)) return;
+    plan.matrices.push_back(&m);
+    plan.bytes += static_cast<uint64_t>(m.rows) * m.row_stride;
   };
   for (LayerWeights& L : w->layers) {
     if (L.gqa)
@@ -155,18 +156,23 @@ uint64_t RepackWeights(ModelWeights* w, const std::vector<DType>& types, bool pr
       if (L.moe->shared)
         for (WeightMatrix* m : {&L.moe->shared->gate, &L.moe->shared->up, &L.moe->shared->down}) add(*m);
       for (ExpertStack* st : {&L.moe->gate, &L.moe->up, &L.moe->down})
-        if (tiles(st->first)) stacks.push_back(st);
+        if (tiles(st->first)) {
+          plan.stacks.push_back(st);
+          plan.bytes += static_cast<uint64_t>(st->n_expert) * st->first.rows * st->first.row_stride;
+        }
     }
   }
   if (w->output.data != w->token_embd.data) add(w->output);
+  return plan;
+}
 
+uint64_t RepackWeights(const RepackPlan& plan, bool progress) {
   // One item per matrix (an expert's is a few hundred KB to tens of MB), over the global pool.
   std::vector<WeightMatrix> items;
-  for (const WeightMatrix* m : mats) items.push_back(*m);
-  for (const ExpertStack* st : stacks)
+  for (const WeightMatrix* m : plan.matrices) items.push_back(*m);
+  for (const ExpertStack* st : plan.stacks)
     for (size_t e = 0; e < st->n_expert; ++e) items.push_back(st->Expert(e));
-  uint64_t total = 0;
-  for (const WeightMatrix& m : items) total += static_cast<uint64_t>(m.rows) * m.row_stride;
+  const uint64_t total = plan.bytes;
   if (total == 0) return 0;
   Progress bar("repacking weights", total, progress);
   std::atomic<uint64_t> done{0};
@@ -181,8 +187,8 @@ uint64_t RepackWeights(ModelWeights* w, const std::vector<DType>& types, bool pr
     const uint64_t now = done += n;
     if (thread == 0) bar.Update(now);
   });
-  for (WeightMatrix* m : mats) m->layout = TiledLayout(m->dtype);
-  for (ExpertStack* st : stacks) st->first.layout = TiledLayout(st->first.dtype);
+  for (WeightMatrix* m : plan.matrices) m->layout = TiledLayout(m->dtype);
+  for (ExpertStack* st : plan.stacks) st->first.layout = TiledLayout(st->first.dtype);
   bar.Finish();
   return total;
 }

@@ -81,14 +81,23 @@ struct ModelWeights {
   std::vector<std::unique_ptr<float[]>> widened_scales;
 };
 
-// Rewrites, in place, every matrix of a dtype in `types` that only the matrix products read
-// into the tiled layout of kernels/cpu/weight_tiles.h, where its dtype has one and the CPU
-// runs the fast path that reads it (UsesQuantizedActs: Q8_0 with VNNI, BF16 on AMD): projections, dense and shared
-// FFNs, routed experts and an untied output. The token embedding (row lookups), the router
-// (exact float products) and MLA's kv_b (sliced per head and multiplied transposed) keep
-// rows, as do matrices whose rows are not whole 16-row tiles. The bytes must be writable
-// (TensorCatalog::AllowWrites). `progress`: a bar on stderr. Returns the bytes tiled.
-uint64_t RepackWeights(ModelWeights* w, const std::vector<DType>& types, bool progress);
+// The matrices RepackWeights rewrites: every matrix of a dtype in `types` that only the
+// matrix products read, where its dtype has a tiled layout (kernels/cpu/weight_tiles.h) and
+// the CPU runs the fast path that reads it (UsesQuantizedActs: Q8_0 with VNNI, BF16 on AMD):
+// projections, dense and shared FFNs, routed experts and an untied output. The token
+// embedding (row lookups), the router (exact float products) and MLA's kv_b (sliced per head
+// and multiplied transposed) keep rows, as do matrices whose rows are not whole 16-row tiles.
+struct RepackPlan {
+  std::vector<WeightMatrix*> matrices;
+  std::vector<ExpertStack*> stacks;
+  uint64_t bytes = 0;  // what the rewrite touches
+};
+RepackPlan PlanRepack(ModelWeights* w, const std::vector<DType>& types);
+
+// Rewrites the plan's matrices in place in their tiled layouts and marks them so. The bytes
+// must be writable (TensorCatalog::AllowWrites). `progress`: a bar on stderr. Returns the
+// bytes tiled.
+uint64_t RepackWeights(const RepackPlan& plan, bool progress);
 
 // Looks tensors up in a catalog and checks them against the shapes the config implies.
 class Binder {

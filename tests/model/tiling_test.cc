@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/memory_info.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -71,6 +72,30 @@ TEST(Repack, SynthModelsTileMostBytesAndGiveTheSameLogits) {
       ExpectSameLogits(path, dt, true);
       std::remove(path.c_str());
     }
+}
+
+// A mapped model is repacked only within the memory allowed: beyond it the weights keep their
+// rows (and stay shared with the page cache) and the model says why; read into memory
+// (--mmap 0) it is repacked whatever the limit, the bytes being private already.
+TEST(Repack, MappedModelsBeyondTheMemoryLimitKeepTheirRows) {
+  ASSERT_TRUE(AvailableMemoryBytes().has_value()) << "/proc/meminfo MemAvailable";
+  EXPECT_GT(*AvailableMemoryBytes(), 0u);
+  if (!UsesQuantizedActs(DType::kQ8_0)) GTEST_SKIP() << "no Q8_0 tiles on this CPU";
+  const std::string path = ::testing::TempDir() + "/repack_limit.gguf";
+  ASSERT_TRUE(SynthesizeModel({.arch = "qwen3moe", .preset = "small", .type = DType::kQ8_0}, path).ok());
+  auto over = Model::Load(path, {.mmap = true, .repack = {DType::kQ8_0}, .repack_memory_limit = 4096});
+  ASSERT_TRUE(over.ok()) << over.status().message();
+  EXPECT_EQ((*over)->repacked_bytes(), 0u);
+  EXPECT_NE((*over)->repack_skipped().find("not repacked"), std::string::npos) << (*over)->repack_skipped();
+  auto read = Model::Load(path, {.mmap = false, .repack = {DType::kQ8_0}, .repack_memory_limit = 4096});
+  ASSERT_TRUE(read.ok());
+  EXPECT_GT((*read)->repacked_bytes(), 0u);
+  EXPECT_TRUE((*read)->repack_skipped().empty());
+  auto within = Model::Load(path, {.mmap = true, .repack = {DType::kQ8_0}, .repack_memory_limit = uint64_t{1} << 40});
+  ASSERT_TRUE(within.ok());
+  EXPECT_EQ((*within)->repacked_bytes(), (*read)->repacked_bytes());
+  EXPECT_TRUE((*within)->repack_skipped().empty());
+  std::remove(path.c_str());
 }
 
 }  // namespace
