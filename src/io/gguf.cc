@@ -208,7 +208,20 @@ Result<std::string> GgufFile::GetString(const std::string& key) const {
 }
 
 Result<GgufFile> GgufFile::Open(const std::string& path, const LoadOptions& opts) {
-  MOE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path, opts));
+  if (opts.mmap) {
+    MOE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path, opts));
+    return Parse(std::move(file), path);
+  }
+  // Read into memory: the header, parsed through a mapping first, says where the data section
+  // starts, and the read puts it on a cache line (the tiled weight kernels load whole
+  // 64-byte vectors; the GGUF default alignment is 32).
+  uint64_t data_offset = 0;
+  {
+    MOE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(path, LoadOptions{.repack = {}}));
+    MOE_ASSIGN_OR_RETURN(GgufFile header, Parse(std::move(mapped), path));
+    data_offset = header.data_offset();
+  }
+  MOE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path, opts, data_offset));
   return Parse(std::move(file), path);
 }
 

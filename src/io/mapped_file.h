@@ -31,7 +31,12 @@ struct LoadOptions {
 
 class MappedFile {
  public:
-  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, const LoadOptions& opts);
+  // Read into memory (opts.mmap false), the bytes are placed so that file offset `align_at`
+  // lands on a 64-byte boundary: a container whose data section starts at a 32-byte offset
+  // (GGUF's default alignment) still gets its tensors on cache-line boundaries. Mapped, the
+  // file's own alignment stands (mappings are page-aligned).
+  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, const LoadOptions& opts,
+                                                  uint64_t align_at = 0);
   // Wraps bytes already in memory (tests, fuzzing); `name` stands in for the path.
   static std::shared_ptr<MappedFile> FromBytes(std::vector<uint8_t> bytes, std::string name);
   ~MappedFile();
@@ -53,6 +58,7 @@ class MappedFile {
   std::string path_;
   uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
+  size_t shift_ = 0;  // read into memory: data_ is this far into the anonymous mapping
   bool mapped_ = false;
   bool locked_ = false;
   std::vector<uint8_t> owned_;  // FromBytes only

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -122,7 +123,11 @@ uint64_t SafetensorsDTypeSize(const std::string& dtype) {
 }
 
 Result<SafetensorsFile> OpenSafetensors(const std::string& path, const LoadOptions& opts) {
-  MOE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path, opts));
+  // Read into memory, the data section (after the 8-byte length and the JSON header) is put
+  // on a cache line, as GgufFile::Open does; a bad length is ParseSafetensors' to report.
+  uint64_t header_len = 0;
+  if (!opts.mmap) std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(&header_len), 8);
+  MOE_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path, opts, 8 + header_len));
   return ParseSafetensors(std::move(file), path);
 }
 

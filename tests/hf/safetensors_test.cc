@@ -4,7 +4,9 @@
 // file and tensor, never a crash or a huge allocation.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,24 @@ TEST(Safetensors, ParsesTensorsAndMetadata) {
   EXPECT_EQ(f8->ggml_type, 0xffffffffu);  // no ggml type: it can never be written into a GGUF
   EXPECT_EQ(f8->type_name, "F8_E4M3");
   EXPECT_EQ(c.Find("empty")->nbytes, 0u);
+}
+
+// Read into memory (--mmap 0), the data section starts on a cache line whatever the header's
+// length (the BF16 weight tiles are 64-byte vectors).
+TEST(Safetensors, ReadIntoMemoryPutsTheDataOnACacheLine) {
+  for (size_t pad : {0, 8, 16, 40}) {
+    const std::string header = R"({"w":{"dtype":"BF16","shape":[32],"data_offsets":[0,64]}})" + std::string(pad, ' ');
+    const std::vector<uint8_t> bytes = Build(header, 64);
+    const std::string path = ::testing::TempDir() + "/aligned" + std::to_string(pad) + ".safetensors";
+    ASSERT_TRUE(std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                             static_cast<std::streamsize>(bytes.size())));
+    auto r = OpenSafetensors(path, {.mmap = false});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const TensorEntry* w = r->tensors.Find("w");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w->data) % 64, 0u) << "data offset " << r->data_offset;
+    EXPECT_EQ(w->data[5], 5);
+    std::remove(path.c_str());
+  }
 }
 
 TEST(Safetensors, OpensConformanceFiles) {

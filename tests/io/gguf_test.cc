@@ -127,6 +127,32 @@ TEST(Gguf, WriterRoundTripWithTensorsAndAlignment) {
   std::filesystem::remove(path);
 }
 
+// Read into memory (--mmap 0), the data section lands on a 64-byte boundary whatever its
+// offset in the file (a multiple of 32): the tiled kernels load whole 64-byte vectors.
+TEST(Gguf, ReadIntoMemoryPutsTheDataOnACacheLine) {
+  for (size_t pad : {0, 1, 2, 3}) {  // header lengths 32 apart: both residues mod 64 occur
+    const std::string path = ::testing::TempDir() + "/aligned" + std::to_string(pad) + ".gguf";
+    GgufWriter w;
+    w.SetString("general.architecture", "llama");
+    w.SetString("pad", std::string(32 * pad, 'x'));
+    w.AddTensor("t", 8, {16, 64});
+    ASSERT_TRUE(w.Begin(path).ok());
+    std::vector<uint8_t> q(16 * 2 * 34, 3);
+    ASSERT_TRUE(w.WriteTensor(q.data(), q.size()).ok());
+    ASSERT_TRUE(w.Finish().ok());
+    auto read = GgufFile::Open(path, {.mmap = false});
+    auto mapped = GgufFile::Open(path, {.mmap = true});
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    ASSERT_TRUE(mapped.ok());
+    const TensorEntry* t = read->tensors().Find("t");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t->data) % 64, 0u) << "data offset " << read->data_offset();
+    EXPECT_EQ(std::memcmp(t->data, q.data(), q.size()), 0);
+    // Mapped, the file's own offset decides (page-aligned mapping).
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(mapped->tensors().Find("t")->data) % 64, mapped->data_offset() % 64);
+    std::filesystem::remove(path);
+  }
+}
+
 TEST(Gguf, UnsupportedTensorTypeIsNamed) {
   Bytes f;
   f.Header(1, 0).TensorInfo("blk.3.ffn_down_exps.weight", {256, 2}, 11, 0).Align().Zeros(2 * 110);
