@@ -217,7 +217,7 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const LoadOptions& opts
   // 64-byte vectors; the GGUF default alignment is 32).
   uint64_t data_offset = 0;
   {
-    MOE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(path, LoadOptions{.repack = {}}));
+    MOE_ASSIGN_OR_RETURN(auto mapped, MappedFile::Open(path, LoadOptions{.mmap = true}));
     MOE_ASSIGN_OR_RETURN(GgufFile header, Parse(std::move(mapped), path));
     data_offset = header.data_offset();
   }
