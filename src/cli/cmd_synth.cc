@@ -31,6 +31,8 @@ void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
                                                               "fractions allowed")->check(CLI::PositiveNumber);
   cmd->add_option("-o,--out", *path, "output GGUF file, or folder with --format hf")->required();
   cmd->add_flag("--no-data", o->no_data, "leave the weights as zeros in sparse files (shapes only, for tests)");
+  cmd->add_flag("--split-kv-b", o->split_kv_b,
+                "deepseek-v3 gguf: write attn_kv_b as attn_k_b + attn_v_b per head, as newer llama.cpp conversions do");
   out->push_back({cmd, [=]() {
     SynthOptions opts = *o;
     opts.type = *type == "f8" ? DType::kF8E4M3 : *DTypeFromName(*type);
@@ -41,6 +43,8 @@ void RegisterSynth(CLI::App& app, std::vector<std::pair<CLI::App*, Action>>* out
     const bool hf = *format == "hf";
     if (!hf && shard_opt->count() > 0)
       return Fail(Status::Errorf("synth: --shard-size applies to --format hf (a GGUF file is one file)"));
+    if (hf && opts.split_kv_b)
+      return Fail(Status::Errorf("synth: --split-kv-b applies to --format gguf (Hugging Face folders keep kv_b_proj)"));
     Status s = hf ? SynthesizeHfFolder(opts, *path) : SynthesizeModel(opts, *path);
     if (!s.ok()) return Fail(s);
     fmt::print(stderr, "wrote {} ({} {}, {}{})\n", *path, opts.arch, opts.preset, *type,

@@ -208,7 +208,12 @@ void Model::ComputeStats() {
     }
     if (L.mla) {
       if (L.mla->q_a) add(*L.mla->q_a, true);
-      for (auto* m : {&L.mla->q_b, &L.mla->kv_a, &L.mla->kv_b, &L.mla->o}) add(*m, true);
+      for (auto* m : {&L.mla->q_b, &L.mla->kv_a, &L.mla->o}) add(*m, true);
+      if (L.mla->k_b) {
+        for (const ExpertStack* st : {&*L.mla->k_b, &*L.mla->v_b}) add(st->first, true, st->n_expert);
+      } else {
+        add(L.mla->kv_b, true);
+      }
       add_vec(L.mla->q_a_norm);
       add_vec(L.mla->kv_a_norm);
     }

@@ -349,11 +349,24 @@ Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
                           "scales only in a Hugging Face folder: --format hf)", DTypeName(o.type));
   MOE_ASSIGN_OR_RETURN(ModelConfig c, SynthConfig(o.arch, o.preset));
   std::vector<SynthTensor> plan = PlanSynthTensors(c, o.type);
+  const int64_t H = c.num_attention_heads, C = c.kv_lora_rank, nope = c.qk_nope_head_dim, dv = c.v_head_dim;
+  auto split = [&](const SynthTensor& t) { return o.split_kv_b && t.name.ends_with("attn_kv_b.weight"); };
+  if (o.split_kv_b && (!c.is_mla() || (o.type == DType::kQ8_0 && nope % 32 != 0)))
+    return Status::Errorf("synth: the split attn_k_b/attn_v_b form needs an MLA model{}",
+                          c.is_mla() ? fmt::format(" whose qk_nope_head_dim ({}) is a multiple of 32 for q8_0", nope) : "");
   GgufWriter w;
   WriteMetadata(c, o.type, w);
   uint64_t total = 0;
+  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   for (auto& t : plan) {
-    w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+    if (split(t)) {
+      const std::string stem = t.name.substr(0, t.name.size() - std::string("attn_kv_b.weight").size());
+      w.AddTensor(stem + "attn_k_b.weight", static_cast<uint32_t>(t.type), {u(H), u(C), u(nope)});
+      total += w.TensorBytes(w.num_tensors() - 1);
+      w.AddTensor(stem + "attn_v_b.weight", static_cast<uint32_t>(t.type), {u(H), u(dv), u(C)});
+    } else {
+      w.AddTensor(t.name, static_cast<uint32_t>(t.type), t.shape);
+    }
     total += w.TensorBytes(w.num_tensors() - 1);
   }
   MOE_RETURN_IF_ERROR(w.Begin(path));
@@ -367,6 +380,26 @@ Status SynthesizeModel(const SynthOptions& o, const std::string& path) {
     size_t rows = 1;
     for (size_t d = 0; d + 1 < t.shape.size(); ++d) rows *= t.shape[d];
     const size_t rb = RowBytes(t.type, cols);
+    if (split(t)) {
+      // kv_b's rows as floats, then W_UK,h transposed and W_UV,h, each rounded per row.
+      std::vector<float> kv(rows * cols), k(u(H * C * nope)), v(u(H * dv * C));
+      for (size_t r = 0; r < rows; ++r) SynthRow(o.seed, ti, t, r, kv.data() + r * cols);
+      for (int64_t h = 0; h < H; ++h) {
+        const float* head = kv.data() + u(h * (nope + dv)) * cols;
+        for (int64_t l = 0; l < C; ++l)
+          for (int64_t n = 0; n < nope; ++n) k[u((h * C + l) * nope + n)] = head[u(n) * cols + u(l)];
+        std::copy_n(head + u(nope) * cols, u(dv) * cols, v.data() + u(h * dv) * cols);
+      }
+      for (auto [m, m_cols] : {std::pair{&k, nope}, std::pair{&v, C}}) {
+        const size_t m_rows = m->size() / u(m_cols), m_rb = RowBytes(t.type, u(m_cols));
+        bytes.assign(m_rows * m_rb, 0);
+        for (size_t r = 0; r < m_rows; ++r)
+          QuantizeRow(t.type, m->data() + r * u(m_cols), u(m_cols), bytes.data() + r * m_rb);
+        MOE_RETURN_IF_ERROR(w.WriteTensor(o.no_data ? nullptr : bytes.data(), bytes.size()));
+        done += bytes.size();
+      }
+      continue;
+    }
     if (o.no_data) {
       MOE_RETURN_IF_ERROR(w.WriteTensor(nullptr, rows * rb));
       continue;

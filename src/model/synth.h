@@ -29,6 +29,10 @@ struct SynthOptions {
   uint64_t seed = 1;
   bool progress = false;
   bool no_data = false;  // tensors left as sparse holes (zeros): shapes only, for tests of `moe info`
+  // deepseek-v3 GGUF: each layer's attn_kv_b written in the split form of newer llama.cpp
+  // conversions, attn_k_b [heads, kv_lora_rank, nope] (W_UK transposed per head) and attn_v_b
+  // [heads, v, kv_lora_rank], from the same values (a twin of the unsplit model).
+  bool split_kv_b = false;
   uint64_t shard_bytes = 4'000'000'000;  // Hugging Face folders: most bytes per safetensors shard
 };
 

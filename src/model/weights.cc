@@ -143,23 +143,28 @@ RepackPlan PlanRepack(ModelWeights* w, const std::vector<DType>& types) {
     plan.matrices.push_back(&m);
     plan.bytes += static_cast<uint64_t>(m.rows) * m.row_stride;
   };
+  auto add_stack = [&](ExpertStack& st) {
+    if (!tiles(st.first)) return;
+    plan.stacks.push_back(&st);
+    plan.bytes += static_cast<uint64_t>(st.n_expert) * st.first.rows * st.first.row_stride;
+  };
   for (LayerWeights& L : w->layers) {
     if (L.gqa)
       for (WeightMatrix* m : {&L.gqa->q, &L.gqa->k, &L.gqa->v, &L.gqa->o}) add(*m);
     if (L.mla) {
       if (L.mla->q_a) add(*L.mla->q_a);
       for (WeightMatrix* m : {&L.mla->q_b, &L.mla->kv_a, &L.mla->o}) add(*m);
+      if (L.mla->k_b) {
+        add_stack(*L.mla->k_b);
+        add_stack(*L.mla->v_b);
+      }
     }
     if (L.ffn)
       for (WeightMatrix* m : {&L.ffn->gate, &L.ffn->up, &L.ffn->down}) add(*m);
     if (L.moe) {
       if (L.moe->shared)
         for (WeightMatrix* m : {&L.moe->shared->gate, &L.moe->shared->up, &L.moe->shared->down}) add(*m);
-      for (ExpertStack* st : {&L.moe->gate, &L.moe->up, &L.moe->down})
-        if (tiles(st->first)) {
-          plan.stacks.push_back(st);
-          plan.bytes += static_cast<uint64_t>(st->n_expert) * st->first.rows * st->first.row_stride;
-        }
+      for (ExpertStack* st : {&L.moe->gate, &L.moe->up, &L.moe->down}) add_stack(*st);
     }
   }
   if (w->output.data != w->token_embd.data) add(w->output);

@@ -47,7 +47,11 @@ struct MlaWeights {
   WeightMatrix q_b;                  // [n_head·(nope+rope), q_lora_rank or hidden]
   WeightMatrix kv_a;                 // [kv_lora_rank + rope, hidden]
   std::vector<float> kv_a_norm;      // [kv_lora_rank]
-  WeightMatrix kv_b;                 // [n_head·(nope+v), kv_lora_rank]
+  WeightMatrix kv_b;                 // [n_head·(nope+v), kv_lora_rank] (empty when split)
+  // llama.cpp conversions since its MLA support store kv_b split per head instead, as a stack
+  // of one matrix per head: k_b = W_UK,h transposed (attn_k_b [n_head][kv_lora_rank, nope]),
+  // v_b = W_UV,h (attn_v_b [n_head][v, kv_lora_rank]). Both set, or neither.
+  std::optional<ExpertStack> k_b, v_b;
   WeightMatrix o;                    // [hidden, n_head·v]
 };
 
@@ -84,9 +88,10 @@ struct ModelWeights {
 // The matrices RepackWeights rewrites: every matrix of a dtype in `types` that only the
 // matrix products read, where its dtype has a tiled layout (kernels/cpu/weight_tiles.h) and
 // the CPU runs the fast path that reads it (UsesQuantizedActs: Q8_0 with VNNI, BF16 on AMD):
-// projections, dense and shared FFNs, routed experts and an untied output. The token
-// embedding (row lookups), the router (exact float products) and MLA's kv_b (sliced per head
-// and multiplied transposed) keep rows, as do matrices whose rows are not whole 16-row tiles.
+// projections (MLA's split k_b / v_b included), dense and shared FFNs, routed experts and an
+// untied output. The token embedding (row lookups), the router (exact float products) and
+// MLA's kv_b (sliced per head and multiplied transposed) keep rows, as do matrices whose rows
+// are not whole 16-row tiles.
 struct RepackPlan {
   std::vector<WeightMatrix*> matrices;
   std::vector<ExpertStack*> stacks;

@@ -372,6 +372,22 @@ TEST(Run, KvTypesGenerate) {
   }
 }
 
+// A DeepSeek GGUF whose kv_b is split per head (attn_k_b / attn_v_b, as newer llama.cpp
+// conversions write it) runs and greedily generates what its unsplit twin does.
+TEST(Run, SplitKvBGeneratesWhatTheUnsplitTwinDoes) {
+  const std::string joined = Tmp("kvb-joined.gguf"), split = Tmp("kvb-split.gguf");
+  ASSERT_EQ(Moe("synth --preset tiny --arch deepseek-v3 --type f32 -o " + joined).code, 0);
+  ASSERT_EQ(Moe("synth --preset tiny --arch deepseek-v3 --type f32 --split-kv-b -o " + split).code, 0);
+  const Outcome a = Moe("run -m " + joined + " --tokens 1,2,3 -n 6 --temp 0 --act-quant 0");
+  const Outcome b = Moe("run -m " + split + " --tokens 1,2,3 -n 6 --temp 0 --act-quant 0");
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(b.out, a.out);
+  ExpectOneLineError(Moe("synth --preset tiny --arch deepseek-v3 --format hf --split-kv-b -o " + Tmp("kvb-hf")),
+                     "--split-kv-b");
+  std::filesystem::remove(joined);
+  std::filesystem::remove(split);
+}
+
 // Greedy runs give the same tokens whichever weight types are repacked at load (the logits
 // themselves are compared bitwise in tests/model/tiling_test.cc).
 TEST(Run, RepackListsGenerateTheSameTokens) {

@@ -66,9 +66,12 @@ TEST(Repack, KitModelsGiveTheSameLogits) {
 // Synth models whose every matrix but kv_b, the router and the embedding fills whole tiles.
 TEST(Repack, SynthModelsTileMostBytesAndGiveTheSameLogits) {
   for (DType dt : {DType::kQ8_0, DType::kBF16})
-    for (const char* arch : {"deepseek-v3", "qwen3moe"}) {
-      const std::string path = ::testing::TempDir() + "/repack_" + arch + ".gguf";
-      ASSERT_TRUE(SynthesizeModel({.arch = arch, .preset = "small", .type = dt}, path).ok());
+    for (const char* arch : {"deepseek-v3", "qwen3moe", "deepseek-v3-split"}) {
+      // deepseek-v3-split: kv_b stored as per-head k_b / v_b stacks, which are tiled too.
+      const std::string name = arch, path = ::testing::TempDir() + "/repack_" + name + ".gguf";
+      const bool split = name.ends_with("-split");
+      ASSERT_TRUE(SynthesizeModel({.arch = split ? "deepseek-v3" : arch, .preset = "small", .type = dt,
+                                   .split_kv_b = split}, path).ok());
       ExpectSameLogits(path, dt, true);
       std::remove(path.c_str());
     }

@@ -44,7 +44,14 @@ Status BindMla(const ModelConfig& c, Binder& b, const std::string& p, MlaWeights
   }
   MOE_ASSIGN_OR_RETURN(w->kv_a, b.Matrix(p + "attn_kv_a_mqa.weight", C + rope, E, why));
   MOE_ASSIGN_OR_RETURN(w->kv_a_norm, b.Vector(p + "attn_kv_a_norm.weight", C, why));
-  MOE_ASSIGN_OR_RETURN(w->kv_b, b.Matrix(p + "attn_kv_b.weight", H * (nope + dv), C, why));
+  if (!b.Has(p + "attn_kv_b.weight") && b.Has(p + "attn_k_b.weight")) {
+    // The split form of newer llama.cpp conversions (MlaWeights::k_b, v_b).
+    MOE_ASSIGN_OR_RETURN(w->k_b, b.Experts(p + "attn_k_b.weight", H, C, nope, why));
+    MOE_ASSIGN_OR_RETURN(w->v_b, b.Experts(p + "attn_v_b.weight", H, dv, C, why));
+  } else {
+    MOE_ASSIGN_OR_RETURN(w->kv_b, b.Matrix(p + "attn_kv_b.weight", H * (nope + dv), C,
+                                           why + " (or the split form: attn_k_b and attn_v_b)"));
+  }
   MOE_ASSIGN_OR_RETURN(w->o, b.Matrix(p + "attn_output.weight", E, H * dv, why));
   return Status();
 }

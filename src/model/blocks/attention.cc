@@ -242,6 +242,24 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
 }
 
+namespace {
+
+// y[t] = W · x[t] for one head's matrix W (all its rows) over n tokens with strides: on the
+// fast path the rows of x are rounded as for any linear layer (`rounded` holds them).
+void RowsProduct(const WeightMatrix& w, const float* x, size_t x_stride, size_t n, float* y, size_t y_stride,
+                 bool fast, std::vector<uint8_t>& rounded) {
+  if (!fast) {
+    MatMulRows(w, x, x_stride, n, y, y_stride, 0, w.rows);
+    return;
+  }
+  const DType ad = ActsDType(w.dtype);
+  rounded.resize(n * ActsRowBytes(ad, w.cols));
+  const QuantizedActs acts = QuantizeActivations(ad, x, x_stride, n, w.cols, rounded.data());
+  MatMulRowsQuantizedActs(w, acts, y, y_stride, 0, w.rows);
+}
+
+}  // namespace
+
 void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionParams& p,
                   const float* x, size_t n, const BatchRows& rows, float* out, ThreadPool& pool) {
   const size_t H = cfg.num_attention_heads, nope = cfg.qk_nope_head_dim, rope = cfg.qk_rope_head_dim;
@@ -276,10 +294,17 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   // On the fast path (Q8_0 kv_b with VNNI) each head's q_nope · (row scales) is rounded to
   // int8 and the products are int8 dot products: in deepseek-v3-bench Q8_0 this product took
   // 9% of decode and 8% of prefill on the exact path.
-  const bool fast = p.quantized_acts && UsesQuantizedActs(w.kv_b.dtype);
+  // With kv_b split per head (MlaWeights::k_b), W_UK,h is stored transposed: its rows are
+  // the latent dimensions and the product is an ordinary one.
+  const bool fast = p.quantized_acts && UsesQuantizedActs(w.k_b ? w.k_b->first.dtype : w.kv_b.dtype);
   std::vector<float> q_lat(n * H * C), o_lat(n * H * C), o(n * H * dv);
   pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
+    thread_local std::vector<uint8_t> rounded;
     for (size_t h = b; h < e; ++h) {
+      if (w.k_b) {
+        RowsProduct(w.k_b->Expert(h), q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C, fast, rounded);
+        continue;
+      }
       const WeightMatrix wuk = w.kv_b.RowSlice(h * (nope + dv), nope);
       if (fast) {
         MatMulTransposedQuantizedActs(wuk, q.data() + h * qk, H * qk, n, q_lat.data() + h * C, H * C);
@@ -301,15 +326,8 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   pool.ParallelFor(H, 1, [&](size_t b, size_t e) {
     thread_local std::vector<uint8_t> rounded;
     for (size_t h = b; h < e; ++h) {
-      WeightMatrix wuv = w.kv_b.RowSlice(h * (nope + dv) + nope, dv);
-      if (!fast) {
-        MatMulRows(wuv, o_lat.data() + h * C, H * C, n, o.data() + h * dv, H * dv, 0, dv);
-        continue;
-      }
-      const DType ad = ActsDType(wuv.dtype);
-      rounded.resize(n * ActsRowBytes(ad, C));
-      const QuantizedActs acts = QuantizeActivations(ad, o_lat.data() + h * C, H * C, n, C, rounded.data());
-      MatMulRowsQuantizedActs(wuv, acts, o.data() + h * dv, H * dv, 0, dv);
+      const WeightMatrix wuv = w.v_b ? w.v_b->Expert(h) : w.kv_b.RowSlice(h * (nope + dv) + nope, dv);
+      RowsProduct(wuv, o_lat.data() + h * C, H * C, n, o.data() + h * dv, H * dv, fast, rounded);
     }
   });
   Linear(w.o, o.data(), n, out, pool, p.quantized_acts);
