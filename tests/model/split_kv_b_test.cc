@@ -10,20 +10,14 @@
 
 #include "model/model.h"
 #include "model/synth.h"
+#include "forward_logits.h"
 
 namespace moe {
 namespace {
 
 std::vector<float> Logits(Model& m, bool fast, const std::vector<int32_t>& tokens, ThreadPool& pool) {
   m.SetQuantizedActivations(fast);
-  auto cache = m.NewCache(tokens.size());
-  std::vector<float> all, step;
-  EXPECT_TRUE(m.Forward(std::span(tokens).first(5), *cache, true, &all, pool).ok());
-  for (size_t i = 5; i < tokens.size(); ++i) {
-    EXPECT_TRUE(m.Forward(std::span(tokens).subspan(i, 1), *cache, true, &step, pool).ok());
-    all.insert(all.end(), step.begin(), step.end());
-  }
-  return all;
+  return test::PrefillThenDecodeLogits(m, tokens, 5, pool);
 }
 
 double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {

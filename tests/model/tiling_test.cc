@@ -13,22 +13,16 @@
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
 #include "model/synth.h"
+#include "forward_logits.h"
 
 namespace moe {
 namespace {
 
 const std::string kKit = std::string(MOE_TEST_DATA) + "/conformance/";
 
+// A 7-token prompt in one pass, then two decoded tokens: the GEMM and decode kernels.
 std::vector<float> Logits(const Model& m, const std::vector<int32_t>& tokens, ThreadPool& pool) {
-  // A 7-token prompt in one pass, then two decoded tokens: the GEMM and decode kernels.
-  auto cache = m.NewCache(tokens.size());
-  std::vector<float> all, step;
-  EXPECT_TRUE(m.Forward(std::span(tokens).first(7), *cache, true, &all, pool).ok());
-  for (size_t i = 7; i < tokens.size(); ++i) {
-    EXPECT_TRUE(m.Forward(std::span(tokens).subspan(i, 1), *cache, true, &step, pool).ok());
-    all.insert(all.end(), step.begin(), step.end());
-  }
-  return all;
+  return test::PrefillThenDecodeLogits(m, tokens, 7, pool);
 }
 
 void ExpectSameLogits(const std::string& path, DType dt, bool expect_tiles) {

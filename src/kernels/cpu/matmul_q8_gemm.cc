@@ -21,7 +21,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define MOE_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
+#include "kernels/cpu/q8_signed_acts.h"
 
 namespace moe::detail {
 namespace {
@@ -101,12 +101,6 @@ MOE_AVX512_VNNI void PackTileBlock(const BlockQ8_0* const* rows, size_t b, TileB
   out->d = BlockScales(rows, b);
 }
 
-MOE_AVX512_VNNI inline __m512i Bcast(const uint8_t* p) {
-  int32_t v;
-  __builtin_memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-
 // Tokens t0..t0+kT-1 (packed blocks xb, n_blocks per token) against the packed tile.
 template <size_t kT>
 MOE_AVX512_VNNI void Tile(const TileBlock* wb, const ActBlock* xb, size_t n_blocks, float* y,
@@ -124,8 +118,8 @@ MOE_AVX512_VNNI void Tile(const TileBlock* wb, const ActBlock* xb, size_t n_bloc
       // Two chains of four: half the latency of one chain of eight.
       __m512i s0 = corr, s1 = _mm512_setzero_si512();
       for (size_t j = 0; j < 8; j += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, Bcast(x.u + 4 * j), q[j]);
-        s1 = _mm512_dpbusd_epi32(s1, Bcast(x.u + 4 * j + 4), q[j + 1]);
+        s0 = _mm512_dpbusd_epi32(s0, BcastDword(x.u + 4 * j), q[j]);
+        s1 = _mm512_dpbusd_epi32(s1, BcastDword(x.u + 4 * j + 4), q[j + 1]);
       }
       const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
       acc[t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[t]);
@@ -136,16 +130,9 @@ MOE_AVX512_VNNI void Tile(const TileBlock* wb, const ActBlock* xb, size_t n_bloc
 
 // ---- one or two tokens: no packing pass (it would cost as much as the products), the
 // transposed block lives in registers. The offset moves to the weights, w XOR 0x80 = w + 128
-// (unsigned), and the activations stay signed: Σ (w + 128)·x = Σ w·x + 128·Σ x, so each
-// token's block starts from -128·Σ x. The int32 block sums are exact, so they equal the
-// GEMM's, and the float steps are the same: a token's result does not depend on how many
-// tokens share the call.
-
-struct SignedActBlock {
-  int8_t q[kQ8_0Block];
-  float d;
-  int32_t neg_corr;  // -128 · Σ q
-};
+// (unsigned), and the activations stay signed (q8_signed_acts.h, the step of the tiled
+// kernel too). The int32 block sums are exact, so they equal the GEMM's, and the float steps
+// are the same: a token's result does not depend on how many tokens share the call.
 
 template <size_t kT>
 MOE_AVX512_VNNI void DecodeTile(const BlockQ8_0* const* rows, size_t ahead, const SignedActBlock* xb,
@@ -161,16 +148,7 @@ MOE_AVX512_VNNI void DecodeTile(const BlockQ8_0* const* rows, size_t ahead, cons
     __m512i q[8];
     TransposeBlock(rows, b, k80, q);
     const __m512 d = BlockScales(rows, b);
-    for (size_t t = 0; t < kT; ++t) {
-      const SignedActBlock& x = xb[t * n_blocks + b];
-      __m512i s0 = _mm512_set1_epi32(x.neg_corr), s1 = _mm512_setzero_si512();
-      for (size_t j = 0; j < 8; j += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, q[j], Bcast(reinterpret_cast<const uint8_t*>(x.q) + 4 * j));
-        s1 = _mm512_dpbusd_epi32(s1, q[j + 1], Bcast(reinterpret_cast<const uint8_t*>(x.q) + 4 * j + 4));
-      }
-      const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
-      acc[t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc[t]);
-    }
+    for (size_t t = 0; t < kT; ++t) acc[t] = AddSignedBlock(q, d, xb[t * n_blocks + b], acc[t]);
   }
   for (size_t t = 0; t < kT; ++t) _mm512_storeu_ps(y + t * y_stride + r0, acc[t]);
 }
@@ -181,17 +159,7 @@ MOE_AVX512_VNNI void Decode(const WeightMatrix& w, const QuantizedActs& xq, floa
   const size_t n_blocks = w.cols / kQ8_0Block;
   thread_local std::vector<SignedActBlock> xb;
   xb.resize(kT * n_blocks);
-  for (size_t t = 0; t < kT; ++t) {
-    const auto* xr = static_cast<const BlockQ8_0*>(xq.Row(t));
-    for (size_t b = 0; b < n_blocks; ++b) {
-      SignedActBlock& a = xb[t * n_blocks + b];
-      __builtin_memcpy(a.q, xr[b].qs, kQ8_0Block);
-      a.d = HalfToFloat(xr[b].d);
-      int32_t sum = 0;
-      for (int8_t v : xr[b].qs) sum += v;
-      a.neg_corr = -128 * sum;
-    }
-  }
+  PackSignedActs(xq, 0, kT, xb.data());
   for (size_t r0 = row_begin; r0 + kTileRows <= row_end; r0 += kTileRows) {
     const BlockQ8_0* rows[kTileRows];
     for (size_t r = 0; r < kTileRows; ++r) rows[r] = static_cast<const BlockQ8_0*>(w.Row(r0 + r));
