@@ -192,6 +192,58 @@ void RunTransposed(benchmark::State& state, DType dtype, size_t tokens, bool fas
                                                  benchmark::Counter::kIsRate);
 }
 
+// MLA decode over a bf16 cache, one chunk of 128 positions per iteration on one thread, as
+// model/blocks/attention.cc's MlaChunk runs it (DeepSeek-V3's 512 latent + 64 rotary values
+// per position; 16 heads as in deepseek-v3-bench): scores against the latents and rotary keys,
+// then the heads' weighted sum of the latents (the softmax between is left out). Exact path:
+// the cache widened to float against float queries. `fast`: bf16 dot products, the queries
+// as a 16-row tile and the cached positions as its "tokens", the weighted sum on
+// MatMulTransposedQuantizedActs. "cold" cycles through 64k positions (75 MB, from DRAM: a
+// 16-layer model at depth 4096); "hot" reuses one chunk.
+void RunMlaCache(benchmark::State& state, bool fast, bool cold) {
+  constexpr size_t kHeads = 16, kLatent = 512, kRope = 64, kChunk = 128;
+  const size_t positions = cold ? 65536 : kChunk;
+  HugeBuffer lat, pe;
+  lat.resize(positions * kLatent * 2);
+  pe.resize(positions * kRope * 2);
+  {
+    const std::vector<float> v = Random(kChunk * (kLatent + kRope), 3);
+    for (size_t t = 0; t < positions; ++t) {
+      QuantizeRow(DType::kBF16, v.data() + t % kChunk * kLatent, kLatent, lat.data() + t * kLatent * 2);
+      QuantizeRow(DType::kBF16, v.data() + kChunk * kLatent + t % kChunk * kRope, kRope, pe.data() + t * kRope * 2);
+    }
+  }
+  const std::vector<float> q = Random(kHeads * (kLatent + kRope), 4);
+  std::vector<uint16_t> qb(kHeads * (kLatent + kRope));
+  QuantizeActivations(DType::kBF16, q.data(), kLatent + kRope, kHeads, kLatent + kRope, qb.data());
+  std::vector<float> e = Random(kHeads * kChunk, 5), scores(2 * kHeads * kChunk), o(kHeads * kLatent);
+  size_t p0 = 0;
+  for (auto _ : state) {
+    const WeightMatrix latent{DType::kBF16, lat.data() + p0 * kLatent * 2, kChunk, kLatent, kLatent * 2};
+    const WeightMatrix k_pe{DType::kBF16, pe.data() + p0 * kRope * 2, kChunk, kRope, kRope * 2};
+    if (fast) {
+      const WeightMatrix ql{DType::kBF16, qb.data(), kHeads, kLatent, (kLatent + kRope) * 2};
+      const WeightMatrix qp{DType::kBF16, qb.data() + kLatent, kHeads, kRope, (kLatent + kRope) * 2};
+      MatMulRowsQuantizedActs(ql, {DType::kBF16, latent.data, kChunk, kLatent, latent.row_stride, true}, scores.data(),
+                              kHeads, 0, kHeads);
+      MatMulRowsQuantizedActs(qp, {DType::kBF16, k_pe.data, kChunk, kRope, k_pe.row_stride, true},
+                              scores.data() + kHeads * kChunk, kHeads, 0, kHeads);
+      MatMulTransposedQuantizedActs(latent, e.data(), kChunk, kHeads, o.data(), kLatent);
+    } else {
+      MatMulRows(latent, q.data(), kLatent + kRope, kHeads, scores.data(), kChunk, 0, kChunk);
+      MatMulRows(k_pe, q.data() + kLatent, kLatent + kRope, kHeads, scores.data() + kHeads * kChunk, kChunk, 0,
+                 kChunk);
+      MatMulTransposed(latent, e.data(), kChunk, kHeads, o.data(), kLatent);
+    }
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+    p0 = p0 + 2 * kChunk > positions ? 0 : p0 + kChunk;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kChunk * (kLatent + kRope) * 2));
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * kHeads * kChunk * (2 * kLatent + kRope) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+}
+
 // Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N[/cold]>/threads:N;
 // <dtype> "q8_0-tiled" / "bf16-tiled": as the engine holds them after repacking at load
 // (weight_tiles.h).
@@ -237,6 +289,19 @@ void RegisterAll() {
           ->Repetitions(3)
           ->ReportAggregatesOnly(true);
     }
+  // Names: mla-cache[-fast]/bf16/chunk:128/<hot|cold> (one thread).
+  for (bool fast : {false, true}) {
+    if (fast && !UsesQuantizedActs(DType::kBF16)) continue;
+    for (bool cold : {false, true}) {
+      const std::string name = std::string(fast ? "mla-cache-fast" : "mla-cache") + "/bf16/chunk:128/" +
+                               (cold ? "cold" : "hot");
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunMlaCache(s, fast, cold); })
+          ->UseRealTime()
+          ->MinWarmUpTime(0.05)
+          ->Repetitions(3)
+          ->ReportAggregatesOnly(true);
+    }
+  }
   // FP8 vs Q8_0 decode on DeepSeek-V3 shapes (q/kv projections, expert up/down), cold. Q8_0
   // both ways: exact (f32 activations) and, where present, the VNNI fast path the engine uses.
   for (int threads : {1, cores}) {

@@ -27,7 +27,7 @@ void AddModelFlags(CLI::App* cmd, CommonFlags* f) {
                   "private memory; skipped, with a note, when the mapped model exceeds the memory available)")
       ->check([](const std::string& v) { return ParseRepack(v).ok() ? std::string() : ParseRepack(v).status().message(); });
   cmd->add_option("--kv-type", f->kv_type,
-                  "KV cache entries: f32 (default, exact) | bf16 | f16 (half the bytes read per cached token)")
+                  "KV cache entries: bf16 (default) | f16 (16-bit: half the bytes read per cached token) | f32 (exact)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   cmd->add_flag("-v,--verbose", f->verbose, "more detail");
 }

@@ -27,7 +27,7 @@ struct CommonFlags {
   bool mlock = false;
   int act_quant = 1;  // fast path: activations rounded to the weights' dot-product format
   std::string repack = "all";  // weight types rewritten at load in the AVX-512 kernels' tiles
-  std::string kv_type = "f32";  // KV cache entries: f32 | bf16 | f16
+  std::string kv_type = "bf16";  // KV cache entries: f32 | bf16 | f16
   bool verbose = false;
 };
 

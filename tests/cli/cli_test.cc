@@ -136,13 +136,14 @@ TEST(Info, BenchPresetNumbers) {
     auto j = nlohmann::json::parse(i.out);
     EXPECT_EQ(j["parameters"]["total"].get<uint64_t>(), w.total) << w.arch;
     EXPECT_EQ(j["parameters"]["active_per_token"].get<uint64_t>(), w.active) << w.arch;
-    EXPECT_EQ(j["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024) << w.arch;
-    EXPECT_EQ(j["memory"]["kv_cache_type"], "f32") << w.arch;
-    Outcome h = Moe("info --json --kv-type bf16 -m " + path);  // 16-bit entries: half the bytes
+    // The default bf16 entries take half the bytes of float32 ones.
+    EXPECT_EQ(j["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024 / 2) << w.arch;
+    EXPECT_EQ(j["memory"]["kv_cache_type"], "bf16") << w.arch;
+    Outcome h = Moe("info --json --kv-type f32 -m " + path);
     ASSERT_EQ(h.code, 0) << h.err;
     auto jh = nlohmann::json::parse(h.out);
-    EXPECT_EQ(jh["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024 / 2) << w.arch;
-    EXPECT_EQ(jh["memory"]["kv_cache_type"], "bf16") << w.arch;
+    EXPECT_EQ(jh["memory"]["kv_cache_bytes_per_1k_tokens"].get<uint64_t>(), w.kv_per_token * 1024) << w.arch;
+    EXPECT_EQ(jh["memory"]["kv_cache_type"], "f32") << w.arch;
     std::filesystem::remove(path);
   }
   // The published sizes of these presets: qwen3moe-bench ~2.61 B total, ~0.46 B active;

@@ -329,7 +329,7 @@ TEST(MatMulActsTest, ThreadedFastProductEqualsRows) {
 
 TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
   // Rounding activations moves each product by at most |w|·|x - x̂|: bf16 keeps 8 significant
-  // bits, |x - x̂| <= 2^-9·|x|; Q8_0 has |x - x̂| <= d/2 = max|x_block| / 254 (fp16 d adds
+  // bits, |x - x̂| <= 2^-8·|x|; Q8_0 has |x - x̂| <= d/2 = max|x_block| / 254 (fp16 d adds
   // 2^-11 relative). Sum those per element, plus the accumulation bound of both paths.
   ThreadPool pool(2);
   const size_t rows = 33, cols = 4096 + 32, tokens = 5;
@@ -352,7 +352,7 @@ TEST(MatMulActsTest, RoundedActivationsStayCloseToExact) {
           float amax = 0;
           for (size_t i = 0; i < kQ8_0Block; ++i) amax = std::max(amax, std::fabs(xt[b + i]));
           for (size_t i = b; i < b + kQ8_0Block; ++i) {
-            const double dx = ad == DType::kBF16  ? std::ldexp(std::fabs(xt[i]), -9)
+            const double dx = ad == DType::kBF16  ? std::ldexp(std::fabs(xt[i]), -8)
                               : ad == DType::kF16 ? std::ldexp(std::fabs(xt[i]), -11) + 0x1p-25 * ActsScale(xq, t)
                                                   : amax / 254.0 + amax / 127.0 * 127 * 0x1p-11;
             bound += std::fabs(wrow[i]) * dx;
@@ -421,6 +421,54 @@ TEST(MatMulActsTest, TransposedQ8_0MatchesRoundingModel) {
         ASSERT_EQ(y1[cols], -1.0f) << "wrote past the columns";
       }
     }
+}
+
+// MatMulTransposedQuantizedActs on BF16 (vdpbf16ps over pairs of rows interleaved per 16
+// columns; attention's weighted sum over a bf16 cache) where the CPU runs it: on integers it
+// agrees bit for bit with the exact product; on random values it stays within the rounding
+// of x to bf16 (2^-8 relative) plus float summation; each token equals itself alone.
+// Shapes: odd rows (a last half pair), columns not a multiple of 16, 1 to 17 tokens (a second
+// group of accumulators), strides, a row slice.
+TEST(MatMulActsTest, TransposedBf16MatchesTheExactProduct) {
+  if (!UsesQuantizedActs(DType::kBF16)) GTEST_SKIP() << "vdpbf16ps is not the fast path on this CPU";
+  for (size_t rows : {1, 2, 7, 128, 129})
+    for (size_t cols : {16, 40, 512})
+      for (size_t tokens : {1, 3, 16, 17}) {
+        const size_t x_stride = rows + 3, y_stride = cols + 5;
+        const uint32_t seed = static_cast<uint32_t>(rows * 7 + cols + tokens);
+        const std::string where =
+            "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + " tokens=" + std::to_string(tokens);
+        for (bool integers : {true, false}) {
+          const std::vector<float> wv = integers ? test::RandomIntegers((rows + 3) * cols, seed, -8, 8)
+                                                 : test::RandomValues((rows + 3) * cols, seed);
+          const test::OwnedWeights whole = test::MakeWeights(DType::kBF16, rows + 3, cols, wv, 6);
+          const WeightMatrix w = whole.w.RowSlice(3, rows);
+          const std::vector<float> x = integers ? test::RandomIntegers(tokens * x_stride, seed + 1, -8, 8)
+                                                : test::RandomValues(tokens * x_stride, seed + 1, 0, 1);
+          std::vector<float> y(tokens * y_stride, -1.0f), y_ref(tokens * y_stride), y1(cols + 1, -1.0f);
+          std::vector<float> wrows(rows * cols);
+          for (size_t r = 0; r < rows; ++r) DequantizeWeightRow(w, r, wrows.data() + r * cols);
+          MatMulTransposedQuantizedActs(w, x.data(), x_stride, tokens, y.data(), y_stride);
+          ref::MatMulTransposed(w, x.data(), x_stride, tokens, y_ref.data(), y_stride);
+          for (size_t t = 0; t < tokens; ++t) {
+            MatMulTransposedQuantizedActs(w, x.data() + t * x_stride, x_stride, 1, y1.data(), cols);
+            for (size_t c = 0; c < cols; ++c) {
+              const std::string at = where + " t=" + std::to_string(t) + " c=" + std::to_string(c);
+              if (integers) {
+                ASSERT_EQ(y[t * y_stride + c], y_ref[t * y_stride + c]) << at;
+              } else {
+                double sum_abs = 0;
+                for (size_t r = 0; r < rows; ++r) sum_abs += std::fabs(double(x[t * x_stride + r]) * wrows[r * cols + c]);
+                ASSERT_NEAR(y[t * y_stride + c], y_ref[t * y_stride + c], 0x1p-8 * sum_abs + test::ErrorBound(rows, sum_abs))
+                    << at;
+              }
+              ASSERT_EQ(y[t * y_stride + c], y1[c]) << at << " alone differs";
+            }
+            ASSERT_EQ(y[t * y_stride + cols], -1.0f) << where << ": wrote past the columns";
+            ASSERT_EQ(y1[cols], -1.0f) << where << ": wrote past the columns";
+          }
+        }
+      }
 }
 
 }  // namespace

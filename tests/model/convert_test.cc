@@ -129,7 +129,7 @@ TEST_F(ConvertTest, Fp8ToF32IsTheDequantizedModel) {
   ExpectRefs(*m, "deepseek2-fp8", "", 1e-3);
 }
 
-// FP8 to bf16 rounds each dequantized weight once more (relative 2^-9), the size of
+// FP8 to bf16 rounds each dequantized weight once more (relative 2^-8), the size of
 // perturbation the kit bounds by its bf16 tolerance (max 0.5, top-1 0.95 there; these
 // sequences keep every top-1 with a 0.3 margin).
 TEST_F(ConvertTest, Fp8ToBf16StaysCloseToTheFolder) {

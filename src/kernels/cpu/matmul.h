@@ -61,11 +61,12 @@ void MatMulRows(const WeightMatrix& w, const float* x, size_t x_stride, size_t n
 void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                       float* y, size_t y_stride);
 
-// MatMulTransposed on the fast path where there is one (Q8_0 weights on CPUs with
-// AVX512_VNNI, see UsesQuantizedActs): each token's x[r] · (row r's block scale) is rounded
-// to int8 per 32 rows and column block, and the products are exact int32 sums
-// (matmul_q8_transposed.cc); otherwise MatMulTransposed itself. A token's result depends
-// only on its own row of x.
+// MatMulTransposed on the fast path where there is one (UsesQuantizedActs): for Q8_0 weights
+// each token's x[r] · (row r's block scale) is rounded to int8 per 32 rows and column block,
+// and the products are exact int32 sums (matmul_q8_transposed.cc); for BF16 weights x is
+// rounded to bf16 and pairs of rows feed vdpbf16ps (matmul_bf16_transposed.cc: attention's
+// weighted sum over a bf16 cache); otherwise MatMulTransposed itself. A token's result
+// depends only on its own row of x.
 void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
                                    size_t n_tokens, float* y, size_t y_stride);
 
@@ -85,7 +86,7 @@ void RowBlocksParallel(ThreadPool& pool, size_t rows,
 // float32 activations, which the AVX512_BF16 kernel splits into two bf16 (hi + lo, 16
 // significant bits). Products run as int8 (AVX-512 VNNI vpdpbusd), bf16 pairs (AVX512_BF16
 // vdpbf16ps) or fp16 (AVX512_FP16 vfmadd231ph) dot products where the CPU has them, else on a
-// portable path. Results differ from MatMulRows by the activation rounding (relative 2^-9 per
+// portable path. Results differ from MatMulRows by the activation rounding (relative 2^-8 per
 // element for bf16, 2^-11 for fp16, 2^-16 for the bf16 pair, up to d/2 = max|x|/254 absolute
 // per element for Q8_0) and, for fp16, by a second rounding of the activations times the
 // block scales and sums of 16 products per lane rounded to fp16 over each 512 columns
@@ -103,6 +104,10 @@ struct QuantizedActs {
   size_t n_tokens = 0;
   size_t cols = 0;
   size_t row_stride = 0;  // bytes between tokens (>= ActsRowBytes(dtype, cols))
+  // The rows are read once, from memory (attention's cached positions as the "tokens" of
+  // a product with the queries as weights): kernels that can prefetch them ahead do (the
+  // bf16 packing GEMM). Rounded activations of a layer, which stay in cache, leave it false.
+  bool streamed = false;
 
   const void* Row(size_t t) const { return static_cast<const char*>(data) + t * row_stride; }
 };

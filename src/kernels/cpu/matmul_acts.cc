@@ -144,6 +144,11 @@ void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t
     detail::MatMulTransposedQ8_0Vnni(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
     return;
   }
+  if (w.dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16) && n_tokens > 0 && w.rows > 0) {
+    std::vector<uint8_t> buf;
+    detail::MatMulTransposedBf16(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
   MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);
 }
 

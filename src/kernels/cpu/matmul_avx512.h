@@ -34,6 +34,11 @@ bool CpuBf16DotAtTwiceFmaRate();
 // MatMulTransposedQuantizedActs); w.cols is a multiple of 32 by the format.
 void MatMulTransposedQ8_0Vnni(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
                               float* y, size_t y_stride);
+// matmul_bf16_transposed.cc: MatMulTransposed for BF16 weights in rows with vdpbf16ps, x
+// rounded to bf16 (see MatMulTransposedQuantizedActs). Call only where
+// CpuBf16DotAtTwiceFmaRate().
+void MatMulTransposedBf16(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
+                          size_t y_stride);
 // CPUID (and OS state) check for every extension the bodies above use.
 bool CpuHasAvx512Dot();
 
