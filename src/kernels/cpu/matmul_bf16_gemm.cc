@@ -105,8 +105,9 @@ MOE_BF16_GEMM inline void Store(const __m512 (&acc)[kT], const TileRows& rows, f
 // kStream (activations read once from memory, QuantizedActs::streamed): prefetch the next
 // kT tokens' rows, a line every other pair. Attention's cached positions are such tokens:
 // 8 rows of 1 KB read 4 bytes at a time are 8 short streams the hardware prefetchers barely
-// follow; one Zen 4 core's MLA chunk over a cold bf16 cache ran at 132 GFLOP/s without this
-// and 158-166 with it (198 hot; mla-cache-fast/bf16/chunk:128).
+// follow; one Zen 4 core's MLA chunk over a cold bf16 cache ran at 132 GFLOP/s without this,
+// 158-166 with it and 171-175 with the first group prefetched before the tile is packed
+// (187-198 hot; mla-cache-fast/bf16/chunk:128).
 template <size_t kT, bool kStream = false>
 MOE_BF16_GEMM void PackedTile(const __m512i* packed, size_t cols, const QuantizedActs& xq, size_t t,
                               const TileRows& rows, float* y, size_t y_stride, size_t r0, size_t ahead = 0) {
@@ -271,9 +272,11 @@ void MatMulRowsBf16Gemm(const WeightMatrix& w, const QuantizedActs& xq, float* y
   thread_local std::vector<Vec> packed;  // (a vector of __m512i would drop its alignment)
   packed.resize(blocks * 16);
   __m512i* pk = &packed.data()->v;
-  if (xq.streamed)  // the first tokens' rows arrive while the tile is packed
+  if (xq.streamed) {  // the first tokens' rows arrive while the tile is packed
     for (size_t t = 0; t < kTileTokens && t < xq.n_tokens; ++t)
-      for (size_t b = 0; b < w.cols * sizeof(uint16_t); b += 64) _mm_prefetch(static_cast<const char*>(xq.Row(t)) + b, _MM_HINT_T0);
+      for (size_t b = 0; b < w.cols * sizeof(uint16_t); b += 64)
+        _mm_prefetch(static_cast<const char*>(xq.Row(t)) + b, _MM_HINT_T0);
+  }
   // Passes of tokens whose activations stay in L2 next to the packed tile.
   const size_t pass = TokensPerPass(w.cols / 2 + 1, xq.n_tokens);
   for (size_t t0 = 0; t0 < xq.n_tokens; t0 += pass) {
