@@ -139,17 +139,16 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
 
 void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
                                    size_t n_tokens, float* y, size_t y_stride) {
-  if (w.dtype == DType::kQ8_0 && HasAvx512Dot() && n_tokens > 0 && w.rows > 0) {
-    std::vector<uint8_t> buf;  // tiled: untiled whole (MLA's kv_b, its one user, is never tiled)
-    detail::MatMulTransposedQ8_0Vnni(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
-    return;
+  if ((w.dtype != DType::kQ8_0 && w.dtype != DType::kBF16) || !UsesQuantizedActs(w.dtype) || n_tokens == 0 ||
+      w.rows == 0)
+    return MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);
+  std::vector<uint8_t> buf;  // tiled: untiled whole
+  const WeightMatrix rows = RowMajorRows(w, 0, w.rows, buf);
+  if (w.dtype == DType::kQ8_0) {
+    detail::MatMulTransposedQ8_0Vnni(rows, x, x_stride, n_tokens, y, y_stride);
+  } else {
+    detail::MatMulTransposedBf16(rows, x, x_stride, n_tokens, y, y_stride);
   }
-  if (w.dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16) && n_tokens > 0 && w.rows > 0) {
-    std::vector<uint8_t> buf;
-    detail::MatMulTransposedBf16(RowMajorRows(w, 0, w.rows, buf), x, x_stride, n_tokens, y, y_stride);
-    return;
-  }
-  MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);
 }
 
 bool UsesQuantizedActs(DType weights) {

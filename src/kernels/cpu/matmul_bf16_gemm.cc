@@ -119,7 +119,7 @@ MOE_BF16_GEMM void PackedTile(const __m512i* packed, size_t cols, const Quantize
   const bool next = kStream && t + 2 * kT <= xq.n_tokens;
   for (size_t p = 0; p < n_pairs; ++p) {
     if (ahead != 0) _mm_prefetch(reinterpret_cast<const char*>(packed + p) + ahead, _MM_HINT_T1);
-    if (kStream && next && p % 2 == 0 && p / 2 / kT < row_lines)
+    if (next && p % 2 == 0 && p / 2 / kT < row_lines)
       _mm_prefetch(static_cast<const char*>(xq.Row(t + kT + p / 2 % kT)) + p / 2 / kT * 64, _MM_HINT_T0);
     const __m512bh w = reinterpret_cast<__m512bh>(_mm512_loadu_si512(packed + p));
     for (size_t k = 0; k < kT; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], w, PairAt(x[k], p, cols));

@@ -347,9 +347,8 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
     }
   });
   // A bf16 cache on the fast path: bf16 dot products over the cache (MlaChunk).
-  const bool bf16_cache = n > 0 && rows.kv[0]->dtype == DType::kBF16;
   std::optional<Bf16Queries> bq;
-  if (p.quantized_acts && bf16_cache && UsesQuantizedActs(DType::kBF16)) {
+  if (p.quantized_acts && n > 0 && rows.kv[0]->dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16)) {
     bq.emplace();
     bq->lat.resize(n * H * C);
     bq->pe.resize(n * H * rope);
