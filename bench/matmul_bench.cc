@@ -244,6 +244,21 @@ void RunMlaCache(benchmark::State& state, bool fast, bool cold) {
       2.0 * kHeads * kChunk * (2 * kLatent + kRope) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
+// Rounding activations for the fast path (QuantizeActivations), one thread, in cache: 48
+// tokens of 1024 columns (an expert's share of a 512-token prompt in deepseek-v3-bench), as
+// every fast product does before it starts. GB/s of float32 input.
+void RunQuantizeActs(benchmark::State& state, DType dtype) {
+  constexpr size_t kCols = 1024, kTokens = 48;
+  const std::vector<float> x = Random(kTokens * kCols, 6);
+  std::vector<uint8_t> out(kTokens * ActsRowBytes(dtype, kCols));
+  for (auto _ : state) {
+    QuantizeActivations(dtype, x.data(), kCols, kTokens, kCols, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kTokens * kCols * sizeof(float)));
+}
+
 // Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N[/cold]>/threads:N;
 // <dtype> "q8_0-tiled" / "bf16-tiled": as the engine holds them after repacking at load
 // (weight_tiles.h).
@@ -289,6 +304,15 @@ void RegisterAll() {
           ->Repetitions(3)
           ->ReportAggregatesOnly(true);
     }
+  // Names: quantize-acts/<format>/48x1024 (one thread).
+  for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF16}) {
+    const std::string name = "quantize-acts/" + std::string(DTypeName(dt)) + "/48x1024";
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunQuantizeActs(s, dt); })
+        ->UseRealTime()
+        ->MinWarmUpTime(0.05)
+        ->Repetitions(3)
+        ->ReportAggregatesOnly(true);
+  }
   // Names: mla-cache[-fast]/bf16/chunk:128/<hot|cold> (one thread).
   for (bool fast : {false, true}) {
     if (fast && !UsesQuantizedActs(DType::kBF16)) continue;

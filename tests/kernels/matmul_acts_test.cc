@@ -279,6 +279,113 @@ TEST_P(MatMulActsPortableTest, QuantizeQ8_0EqualsScalarQuantizeRow) {
   EXPECT_EQ(got[1].qs[5], -3);  // -2.5 -> -3
 }
 
+TEST_P(MatMulActsPortableTest, QuantizeQ8_0ScalesOfEveryMagnitudeEqualScalarQuantizeRow) {
+  // The block scales d = max|x| / 127 are rounded to fp16 in vectors: blocks whose d is an
+  // fp16 subnormal, normal, or past fp16's range (infinity), 33 blocks a row (not a multiple
+  // of the 16 blocks rounded at once), d at fp16 ties, and values just under and at a half
+  // after scaling (scale 1: max 127), where rounding up by adding 1/2 would be off by one.
+  const size_t cols = 33 * kQ8_0Block, tokens = 2;
+  std::vector<float> x = test::RandomValues(tokens * cols, 22, -1, 1);
+  for (size_t b = 0; b < tokens * cols / kQ8_0Block; ++b) {
+    const float m = std::ldexp(1.0f, static_cast<int>(b % 33) - 24) * (1.0f + static_cast<float>(b % 7) / 7);
+    for (size_t i = 0; i < kQ8_0Block; ++i) x[b * kQ8_0Block + i] *= m;
+  }
+  float* edge = x.data() + 5 * kQ8_0Block;
+  edge[0] = 127;
+  edge[1] = std::nextafter(0.5f, 0.0f);
+  edge[2] = -std::nextafter(0.5f, 0.0f);
+  edge[3] = 0.5f;
+  edge[4] = std::nextafter(1.5f, 0.0f);
+  edge[5] = std::nextafter(2.5f, 3.0f);
+  // d exactly halfway between two fp16 values: ties to even, down (1 + 2^-11 -> 1) and up
+  // (1 + 3 · 2^-11 -> 1 + 2^-9).
+  for (size_t i = 0; i < kQ8_0Block; ++i) x[6 * kQ8_0Block + i] = x[7 * kQ8_0Block + i] = 0.5f;
+  x[6 * kQ8_0Block] = 127 * (1 + std::ldexp(1.0f, -11));
+  x[7 * kQ8_0Block] = 127 * (1 + 3 * std::ldexp(1.0f, -11));
+  std::vector<BlockQ8_0> got(tokens * cols / kQ8_0Block), want(got.size());
+  QuantizeActivationsQ8_0(x.data(), cols, tokens, cols, got.data());
+  for (size_t t = 0; t < tokens; ++t)
+    QuantizeRow(DType::kQ8_0, x.data() + t * cols, cols, want.data() + t * cols / kQ8_0Block);
+  bool subnormal = false, infinite = false;
+  for (size_t b = 0; b < got.size(); ++b) {
+    ASSERT_EQ(got[b].d, want[b].d) << "block " << b;
+    subnormal |= want[b].d != 0 && (want[b].d & 0x7c00) == 0;
+    infinite |= (want[b].d & 0x7fff) == 0x7c00;
+    for (size_t i = 0; i < kQ8_0Block; ++i) ASSERT_EQ(got[b].qs[i], want[b].qs[i]) << "block " << b << " i " << i;
+  }
+  EXPECT_TRUE(subnormal);
+  EXPECT_FALSE(infinite);  // max|x| < 2^9 here; the next test covers overflow
+  EXPECT_EQ(got[5].qs[1], 0);
+  EXPECT_EQ(got[5].qs[2], 0);
+  EXPECT_EQ(got[5].qs[3], 1);
+  EXPECT_EQ(got[5].qs[4], 1);
+  EXPECT_EQ(got[5].qs[5], 3);
+  EXPECT_EQ(got[6].d, 0x3c00);
+  EXPECT_EQ(got[7].d, 0x3c02);
+}
+
+TEST_P(MatMulActsPortableTest, QuantizeQ8_0HugeBlocksEqualScalarQuantizeRow) {
+  // d past fp16's largest value (infinity), exactly at the rounding boundary to it, and at
+  // fp16's largest: the scales' bits match QuantizeRow's. (Non-finite activations are left
+  // out: lround of NaN has no defined value to match.)
+  const size_t cols = 3 * kQ8_0Block;
+  std::vector<float> x = test::RandomValues(cols, 23, -1, 1);
+  x[0] = 1e7f;                         // d = 78740: fp16 infinity
+  x[kQ8_0Block] = 65520.0f * 127;      // d = 65520: the halfway point, rounds to infinity
+  x[2 * kQ8_0Block] = 65504.0f * 127;  // d = 65504: fp16's largest
+  std::vector<BlockQ8_0> got(cols / kQ8_0Block), want(got.size());
+  QuantizeActivationsQ8_0(x.data(), cols, 1, cols, got.data());
+  QuantizeRow(DType::kQ8_0, x.data(), cols, want.data());
+  for (size_t b = 0; b < got.size(); ++b) {
+    EXPECT_EQ(got[b].d, want[b].d) << "block " << b;
+    for (size_t i = 0; i < kQ8_0Block; ++i) EXPECT_EQ(got[b].qs[i], want[b].qs[i]) << "block " << b << " i " << i;
+  }
+  EXPECT_EQ(got[0].d, 0x7c00);
+  EXPECT_EQ(got[1].d, 0x7c00);
+  EXPECT_EQ(got[2].d, 0x7bff);
+}
+
+TEST_P(MatMulActsPortableTest, ColumnPiecesEqualWholeRows) {
+  // Rounding columns piece by piece, in any order, into rows laid out for all the columns
+  // gives the bytes of rounding the whole rows (the MoE feed-forward rounds each work item's
+  // columns this way); bytes outside a piece stay as they were.
+  const size_t cols = 7 * 64 + 32, tokens = 3, x_stride = cols + 3;
+  const std::vector<float> x = test::RandomValues(tokens * x_stride, 25, -4, 4);
+  for (DType ad : {DType::kQ8_0, DType::kBF16, DType::kF32}) {
+    SCOPED_TRACE(std::string(DTypeName(ad)));
+    ASSERT_TRUE(RoundsColumnsApart(ad));
+    const size_t row_bytes = ActsRowBytes(ad, cols);
+    std::vector<uint8_t> want(tokens * row_bytes), got(tokens * row_bytes, 0xAB);
+    QuantizeActivations(ad, x.data(), x_stride, tokens, cols, want.data());
+    const size_t cuts[][2] = {{256, 480}, {0, 64}, {128, 256}, {64, 128}};
+    for (size_t i = 0; i < std::size(cuts); ++i) {
+      QuantizeActivationColumns(ad, x.data(), x_stride, tokens, cols, cuts[i][0], cuts[i][1], got.data());
+      if (i == 0) EXPECT_EQ(got[0], 0xAB) << "bytes of column 0 written by the piece [256, 480)";
+    }
+    EXPECT_EQ(got, want);
+  }
+  EXPECT_FALSE(RoundsColumnsApart(DType::kF16));
+}
+
+TEST_P(MatMulActsPortableTest, RoundBf16EqualsScalarF32ToBf16) {
+  // Every activation rounding to bf16 (the fast path's and the bf16 cache's) must give
+  // F32ToBf16's bits: ties to even both ways, carries into the exponent, infinities, NaNs
+  // (quiet, sign kept), subnormals, zeros of both signs; 37 columns leave a tail.
+  const size_t cols = 37, tokens = 5, x_stride = 40;
+  std::vector<float> x = test::RandomValues(tokens * x_stride, 24, -3, 3);
+  const uint32_t special[] = {0x3f808000, 0x3f818000, 0xbf808000, 0x3f80ffff, 0x7f7fffff, 0xff7fffff,
+                              0x7f800000, 0xff800000, 0x7f800001, 0xffc00000, 0x7fbfffff, 0x00000001,
+                              0x807fffff, 0x00000000, 0x80000000, 0x3f7fffff, 0x0000ffff, 0x00018000};
+  for (size_t i = 0; i < std::size(special); ++i) std::memcpy(&x[x_stride + i], &special[i], 4);
+  std::vector<uint16_t> got(tokens * cols);
+  QuantizeActivations(DType::kBF16, x.data(), x_stride, tokens, cols, got.data());
+  for (size_t t = 0; t < tokens; ++t)
+    for (size_t c = 0; c < cols; ++c)
+      ASSERT_EQ(got[t * cols + c], F32ToBf16(x[t * x_stride + c])) << "token " << t << " column " << c;
+  EXPECT_EQ(got[cols + 0], 0x3f80);  // 1 + 2^-8: a tie, to even (down)
+  EXPECT_EQ(got[cols + 1], 0x3f82);  // 1 + 3 · 2^-8: a tie, to even (up)
+}
+
 TEST(MatMulActsTest, QuantizeActivationsLikeGgml) {
   // d = max|x| / 127 (stored fp16), q = round(x / d) half away from zero: the block max maps
   // to ±127 and every element comes back within d/2 (plus the fp16 rounding of d).

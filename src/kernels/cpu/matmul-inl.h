@@ -493,36 +493,110 @@ inline void MatMulTransposedExact(const WeightMatrix& w, const float* x, size_t 
   }
 }
 
+// float32 -> fp16 bits, rounding to nearest even, as the scalar F32ToF16 (dtype.cc) on
+// every target: overflow to infinity, NaN to 0x7E00 with its sign, values under 2^-14 to
+// subnormals (|x| · 2^24 rounded to an integer by adding and subtracting 2^23). Highway's
+// DemoteTo would truncate on targets without F16C.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> F16BitsOf(D d, hn::Vec<D> v) {
+  const hn::RebindToSigned<D> di;
+  const auto u = hn::BitCast(di, v);
+  const auto abs = hn::And(u, hn::Set(di, 0x7fffffff));
+  // Normal: drop 13 mantissa bits, rebias the exponent (127 -> 15), round the rest to even.
+  auto h = hn::Sub(hn::ShiftRight<13>(abs), hn::Set(di, (127 - 15) << 10));
+  const auto rest = hn::And(abs, hn::Set(di, 0x1fff)), half = hn::Set(di, 0x1000);
+  const auto odd = hn::Eq(hn::And(h, hn::Set(di, 1)), hn::Set(di, 1));
+  h = hn::IfThenElse(hn::Or(hn::Gt(rest, half), hn::And(hn::Eq(rest, half), odd)), hn::Add(h, hn::Set(di, 1)), h);
+  const auto magic = hn::Set(d, 8388608.0f);  // 2^23
+  const auto scaled = hn::Mul(hn::BitCast(d, abs), hn::Set(d, 16777216.0f));  // 2^24
+  const auto sub = hn::ConvertTo(di, hn::Sub(hn::Add(scaled, magic), magic));
+  h = hn::IfThenElse(hn::Lt(abs, hn::Set(di, 0x38800000)), sub, h);
+  h = hn::IfThenElse(hn::Gt(abs, hn::Set(di, 0x477fefff)), hn::Set(di, 0x7c00), h);  // >= 0x477ff000
+  h = hn::IfThenElse(hn::Gt(abs, hn::Set(di, 0x7f800000)), hn::Set(di, 0x7e00), h);
+  return hn::Or(h, hn::And(hn::ShiftRight<16>(u), hn::Set(di, 0x8000)));
+}
+
 // Activations to Q8_0 for the fast path, bit-identical to the scalar QuantizeRow (ggml's
-// quantize_row_q8_0_ref): d = max|x| / 127, id = 1 / d, q = round(x · id) with halves away
-// from zero (lround; Highway's Round would take them to even). Rows of `cols` (a multiple of
-// 32) floats, x_stride apart, into packed rows of cols / 32 blocks.
+// quantize_row_q8_0_ref) for finite x: d = max|x| / 127, id = 1 / d, q = round(x · id) with
+// halves away from zero (lround; Highway's Round would take them to even). Rows of `cols` (a
+// multiple of 32) floats, x_stride apart, into rows of cols / 32 blocks, out_stride blocks
+// apart.
+//
+// The per-block scalars run over up to 16 blocks at once in vectors: each block's max goes
+// to a small table, then the two divisions and the fp16 rounding of d are vector ops, and
+// each block is rounded with its 1 / d from the table. One Zen 4 core, GB/s of input
+// (quantize-acts/q8_0/48x1024): 7.9 with those scalars per block in scalar code (two
+// divisions and the software fp16 conversion), 12.3 in vectors, 14.7 with the rounding
+// below in two ops instead of seven.
 inline void QuantizeRowsQ8_0(const float* HWY_RESTRICT x, size_t x_stride, size_t n_tokens,
-                             size_t cols, BlockQ8_0* HWY_RESTRICT out) {
+                             size_t cols, BlockQ8_0* HWY_RESTRICT out, size_t out_stride) {
+  constexpr size_t kGroup = 16;  // blocks per vector of scalars (at most)
   const hn::CappedTag<float, kQ8_0Block> d;
   const hn::Rebind<int32_t, decltype(d)> di32;
   const hn::Rebind<int8_t, decltype(d)> di8;
-  const size_t n = hn::Lanes(d);
-  const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
+  const hn::CappedTag<float, kGroup> dg;
+  const hn::RebindToSigned<decltype(dg)> dgi;
+  const size_t n = hn::Lanes(d), ng = hn::Lanes(dg);
+  // lround(v) = trunc(v ± h) for h the float just below 1/2 and |v| < 2^23: v ± 1/2 itself
+  // would round 1/2 - 2^-25 up to 1, and no float rounds across an integer with h.
+  const auto below_half = hn::Set(d, 0.49999997f);
+  HWY_ALIGN float amax[kGroup], inv[kGroup];
+  HWY_ALIGN int32_t scale_bits[kGroup];
+  const size_t nb = cols / kQ8_0Block;
   for (size_t t = 0; t < n_tokens; ++t) {
-    for (size_t k = 0; k < cols / kQ8_0Block; ++k) {
-      const float* xb = x + t * x_stride + k * kQ8_0Block;
-      BlockQ8_0& b = out[t * (cols / kQ8_0Block) + k];
-      auto vmax = hn::Zero(d);
-      for (size_t i = 0; i < kQ8_0Block; i += n) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, xb + i)));
-      const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
-      const float scale = amax / 127.0f;
-      const float inv = scale != 0 ? 1.0f / scale : 0.0f;
-      b.d = F32ToF16(scale);
-      const auto vinv = hn::Set(d, inv);
-      for (size_t i = 0; i < kQ8_0Block; i += n) {
-        const auto v = hn::Mul(hn::LoadU(d, xb + i), vinv);
-        const auto trunc = hn::Trunc(v);
-        const auto away = hn::Add(trunc, hn::CopySign(one, v));
-        const auto r = hn::IfThenElse(hn::Ge(hn::Abs(hn::Sub(v, trunc)), half), away, trunc);
-        hn::StoreU(hn::DemoteTo(di8, hn::ConvertTo(di32, r)), di8, b.qs + i);
+    const float* xr = x + t * x_stride;
+    BlockQ8_0* ob = out + t * out_stride;
+    for (size_t k0 = 0; k0 < nb; k0 += ng) {
+      const size_t kn = nb - k0 < ng ? nb - k0 : ng;
+      for (size_t j = 0; j < ng; ++j) {
+        auto vmax = hn::Zero(d);
+        if (j < kn)
+          for (size_t i = 0; i < kQ8_0Block; i += n)
+            vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, xr + (k0 + j) * kQ8_0Block + i)));
+        amax[j] = hn::GetLane(hn::MaxOfLanes(d, vmax));
+      }
+      const auto scale = hn::Div(hn::Load(dg, amax), hn::Set(dg, 127.0f));
+      const auto nonzero = hn::Ne(scale, hn::Zero(dg));
+      hn::Store(hn::IfThenElseZero(nonzero, hn::Div(hn::Set(dg, 1.0f), scale)), dg, inv);
+      hn::Store(F16BitsOf(dg, scale), dgi, scale_bits);
+      for (size_t j = 0; j < kn; ++j) {
+        BlockQ8_0& b = ob[k0 + j];
+        const float* xb = xr + (k0 + j) * kQ8_0Block;
+        b.d = static_cast<uint16_t>(scale_bits[j]);
+        const auto vinv = hn::Set(d, inv[j]);
+        for (size_t i = 0; i < kQ8_0Block; i += n) {
+          const auto v = hn::Mul(hn::LoadU(d, xb + i), vinv);
+          hn::StoreU(hn::DemoteTo(di8, hn::ConvertTo(di32, hn::Add(v, hn::CopySign(below_half, v)))), di8, b.qs + i);
+        }
       }
     }
+  }
+}
+
+// Activations to bf16 for the fast path and bf16 caches, bit-identical to the scalar
+// F32ToBf16 (dtype.h): round to nearest even, NaN kept quiet ((bits >> 16) | 0x40). Rows of
+// `cols` floats, x_stride apart, into rows of cols bf16, out_stride apart.
+inline void RoundRowsBf16(const float* HWY_RESTRICT x, size_t x_stride, size_t n_tokens, size_t cols,
+                          uint16_t* HWY_RESTRICT out, size_t out_stride) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<uint16_t, decltype(d)> du16;
+  const size_t n = hn::Lanes(d);
+  for (size_t t = 0; t < n_tokens; ++t) {
+    const float* xr = x + t * x_stride;
+    uint16_t* o = out + t * out_stride;
+    size_t c = 0;
+    for (; c + n <= cols; c += n) {
+      const auto u = hn::BitCast(di, hn::LoadU(d, xr + c));
+      // Shifts are logical on the unsigned bits: ShiftRight of a signed vector would smear
+      // the sign, so the top 16 bits are masked after.
+      const auto lsb = hn::And(hn::ShiftRight<16>(u), hn::Set(di, 1));
+      auto r = hn::And(hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(di, 0x7fff), lsb))), hn::Set(di, 0xffff));
+      const auto nan = hn::Or(hn::And(hn::ShiftRight<16>(u), hn::Set(di, 0xffff)), hn::Set(di, 0x40));
+      r = hn::IfThenElse(hn::Gt(hn::And(u, hn::Set(di, 0x7fffffff)), hn::Set(di, 0x7f800000)), nan, r);
+      hn::StoreU(hn::DemoteTo(du16, r), du16, o + c);
+    }
+    for (; c < cols; ++c) o[c] = F32ToBf16(xr[c]);
   }
 }
 

@@ -1,6 +1,6 @@
 // Dispatch of the exact path of matmul.h: compiles matmul-inl.h for every Highway target,
 // exports it once and dispatches once per MatMulRows call; MatMul splits rows over threads.
-// Also dispatches the fast path's activation quantizer (same -inl.h).
+// Also dispatches the fast path's activation quantizers (same -inl.h).
 #include "kernels/cpu/matmul.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -22,11 +22,16 @@ namespace moe {
 HWY_EXPORT(MatMulRowsExact);
 HWY_EXPORT(MatMulTransposedExact);
 HWY_EXPORT(QuantizeRowsQ8_0);
+HWY_EXPORT(RoundRowsBf16);
 
 namespace detail {
-void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols,
-                      BlockQ8_0* out) {
-  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8_0)(x, x_stride, n_tokens, cols, out);
+void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols, BlockQ8_0* out,
+                      size_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(QuantizeRowsQ8_0)(x, x_stride, n_tokens, cols, out, out_stride);
+}
+void RoundRowsBf16(const float* x, size_t x_stride, size_t n_tokens, size_t cols, uint16_t* out,
+                   size_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(RoundRowsBf16)(x, x_stride, n_tokens, cols, out, out_stride);
 }
 }  // namespace detail
 

@@ -133,6 +133,14 @@ bool HasAvx512Fp16();
 // kF16) into out, which holds n_tokens * ActsRowBytes(dtype, cols) bytes; rows are packed.
 QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, size_t n_tokens,
                                   size_t cols, void* out);
+// Columns [c0, c1) of the same rounding (multiples of the format's block size), written to
+// their place in out's packed rows of `cols`: for threads that each produce some columns of
+// x to round them while they are still in their cache. The bytes equal those of rounding
+// whole rows, for the formats whose rounding does not look across a row (all but kF16, whose
+// rows share one scale).
+bool RoundsColumnsApart(DType dtype);
+void QuantizeActivationColumns(DType dtype, const float* x, size_t x_stride, size_t n_tokens, size_t cols,
+                               size_t c0, size_t c1, void* out);
 inline QuantizedActs QuantizeActivationsQ8_0(const float* x, size_t x_stride, size_t n_tokens,
                                              size_t cols, BlockQ8_0* out) {
   return QuantizeActivations(DType::kQ8_0, x, x_stride, n_tokens, cols, out);

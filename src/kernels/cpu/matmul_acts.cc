@@ -73,17 +73,34 @@ QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, 
   MOE_CHECK(cols % BlockSize(dtype) == 0);
   const size_t row_bytes = ActsRowBytes(dtype, cols);
   if (dtype == DType::kQ8_0) {
-    detail::QuantizeRowsQ8_0(x, x_stride, n_tokens, cols, static_cast<BlockQ8_0*>(out));
+    detail::QuantizeRowsQ8_0(x, x_stride, n_tokens, cols, static_cast<BlockQ8_0*>(out), cols / kQ8_0Block);
   } else if (dtype == DType::kF16) {
     for (size_t t = 0; t < n_tokens; ++t)
       ToScaledF16Row(x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
   } else if (dtype == DType::kF32) {
     for (size_t t = 0; t < n_tokens; ++t) std::memcpy(static_cast<char*>(out) + t * row_bytes, x + t * x_stride, row_bytes);
-  } else {
-    for (size_t t = 0; t < n_tokens; ++t)
-      QuantizeRow(dtype, x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
+  } else {  // kBF16
+    detail::RoundRowsBf16(x, x_stride, n_tokens, cols, static_cast<uint16_t*>(out), cols);
   }
   return {dtype, out, n_tokens, cols, row_bytes};
+}
+
+bool RoundsColumnsApart(DType dtype) { return dtype != DType::kF16; }
+
+void QuantizeActivationColumns(DType dtype, const float* x, size_t x_stride, size_t n_tokens, size_t cols,
+                               size_t c0, size_t c1, void* out) {
+  MOE_CHECK(RoundsColumnsApart(dtype) && c0 <= c1 && c1 <= cols);
+  MOE_CHECK(c0 % BlockSize(dtype) == 0 && c1 % BlockSize(dtype) == 0);
+  const size_t row_bytes = ActsRowBytes(dtype, cols);
+  char* o = static_cast<char*>(out) + RowBytes(dtype, c0);
+  if (dtype == DType::kQ8_0) {
+    detail::QuantizeRowsQ8_0(x + c0, x_stride, n_tokens, c1 - c0, reinterpret_cast<BlockQ8_0*>(o),
+                             row_bytes / sizeof(BlockQ8_0));
+  } else if (dtype == DType::kBF16) {
+    detail::RoundRowsBf16(x + c0, x_stride, n_tokens, c1 - c0, reinterpret_cast<uint16_t*>(o), row_bytes / 2);
+  } else {  // kF32
+    for (size_t t = 0; t < n_tokens; ++t) std::memcpy(o + t * row_bytes, x + t * x_stride + c0, (c1 - c0) * 4);
+  }
 }
 
 bool HasAvx512Dot() {

@@ -63,10 +63,14 @@ inline size_t PrefetchOffset(size_t ahead_rows, size_t tile_rows, size_t r0, siz
 // evicted before their use.)
 constexpr size_t kDecodePrefetchRows = 16;
 
-// Highway activation quantizer of matmul-inl.h, dispatched by matmul.cc: rows of x to
-// Q8_0 exactly as QuantizeRow (ggml's quantize_row_q8_0_ref), packed cols / 32 blocks per row.
-void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols,
-                      BlockQ8_0* out);
+// Highway activation quantizers of matmul-inl.h, dispatched by matmul.cc: rows of x to
+// Q8_0 exactly as QuantizeRow (ggml's quantize_row_q8_0_ref), cols / 32 blocks per row,
+// rows out_stride blocks apart; and rows of x to bf16 exactly as F32ToBf16, out_stride
+// values apart.
+void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols, BlockQ8_0* out,
+                      size_t out_stride);
+void RoundRowsBf16(const float* x, size_t x_stride, size_t n_tokens, size_t cols, uint16_t* out,
+                   size_t out_stride);
 
 // Tokens per pass over the rows: the activations of one pass ([tokens, cols] float32) stay
 // in a budget that fits in L2 next to the kR weight rows being reused, so a GEMM reads each
