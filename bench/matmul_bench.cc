@@ -244,6 +244,45 @@ void RunMlaCache(benchmark::State& state, bool fast, bool cold) {
       2.0 * kHeads * kChunk * (2 * kLatent + kRope) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
+// GQA scores over a bf16 cache, one chunk of 128 positions per iteration on one thread, as
+// GqaChunk runs them for qwen3moe-bench (4 KV heads of 128 values per position, 4 query
+// heads per KV head): every KV head's keys against its group's queries. Exact path: keys
+// widened to float (MatMulRows); `fast`: GroupScores (bf16 dot products). "cold" cycles
+// through 16k positions (16 MB of keys, from DRAM), "hot" reuses one chunk.
+void RunGqaScores(benchmark::State& state, bool fast, bool cold) {
+  constexpr size_t kKv = 4, kGroup = 4, kDim = 128, kChunk = 128;
+  const size_t positions = cold ? 16384 : kChunk, width = kKv * kDim;
+  HugeBuffer keys;
+  keys.resize(positions * width * 2);
+  {
+    const std::vector<float> v = Random(kChunk * width, 7);
+    for (size_t t = 0; t < positions; ++t)
+      QuantizeRow(DType::kBF16, v.data() + t % kChunk * width, width, keys.data() + t * width * 2);
+  }
+  const std::vector<float> q = Random(kKv * kGroup * kDim, 8);
+  std::vector<uint16_t> qb(q.size());
+  QuantizeActivations(DType::kBF16, q.data(), kDim, kKv * kGroup, kDim, qb.data());
+  std::vector<float> scores(kKv * kGroup * kChunk);
+  size_t p0 = 0;
+  for (auto _ : state) {
+    for (size_t g = 0; g < kKv; ++g) {
+      const WeightMatrix k{DType::kBF16, keys.data() + (p0 * width + g * kDim) * 2, kChunk, kDim, width * 2};
+      float* y = scores.data() + g * kGroup * kChunk;
+      if (fast) {
+        GroupScores(k, {DType::kBF16, qb.data() + g * kGroup * kDim, kGroup, kDim, kDim * 2}, y, kChunk);
+      } else {
+        MatMulRows(k, q.data() + g * kGroup * kDim, kDim, kGroup, y, kChunk, 0, kChunk);
+      }
+    }
+    benchmark::DoNotOptimize(scores.data());
+    benchmark::ClobberMemory();
+    p0 = p0 + 2 * kChunk > positions ? 0 : p0 + kChunk;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kChunk * width * 2));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kKv * kGroup * kDim * kChunk * state.iterations() * 1e-9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 // Rounding activations for the fast path (QuantizeActivations), one thread, in cache: 48
 // tokens of 1024 columns (an expert's share of a 512-token prompt in deepseek-v3-bench), as
 // every fast product does before it starts. GB/s of float32 input.
@@ -304,6 +343,19 @@ void RegisterAll() {
           ->Repetitions(3)
           ->ReportAggregatesOnly(true);
     }
+  // Names: gqa-scores[-fast]/bf16/chunk:128/<hot|cold> (one thread).
+  for (bool fast : {false, true}) {
+    if (fast && !UsesQuantizedActs(DType::kBF16)) continue;
+    for (bool cold : {false, true}) {
+      const std::string name = std::string(fast ? "gqa-scores-fast" : "gqa-scores") + "/bf16/chunk:128/" +
+                               (cold ? "cold" : "hot");
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunGqaScores(s, fast, cold); })
+          ->UseRealTime()
+          ->MinWarmUpTime(0.05)
+          ->Repetitions(3)
+          ->ReportAggregatesOnly(true);
+    }
+  }
   // Names: quantize-acts/<format>/48x1024 (one thread).
   for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF16}) {
     const std::string name = "quantize-acts/" + std::string(DTypeName(dt)) + "/48x1024";

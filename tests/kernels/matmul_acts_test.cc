@@ -360,11 +360,49 @@ TEST_P(MatMulActsPortableTest, ColumnPiecesEqualWholeRows) {
     const size_t cuts[][2] = {{256, 480}, {0, 64}, {128, 256}, {64, 128}};
     for (size_t i = 0; i < std::size(cuts); ++i) {
       QuantizeActivationColumns(ad, x.data(), x_stride, tokens, cols, cuts[i][0], cuts[i][1], got.data());
-      if (i == 0) EXPECT_EQ(got[0], 0xAB) << "bytes of column 0 written by the piece [256, 480)";
+      if (i == 0) {
+        EXPECT_EQ(got[0], 0xAB) << "bytes of column 0 written by the piece [256, 480)";
+      }
     }
     EXPECT_EQ(got, want);
   }
   EXPECT_FALSE(RoundsColumnsApart(DType::kF16));
+}
+
+TEST(MatMulActsTest, GroupScoresMatchTheExactProduct) {
+  // GroupScores against double sums of the same bf16 values: 1 to 9 queries (sets of 4 with
+  // padding, one or two sets per step), 1 to 13 keys (a partial last step of 4), key rows
+  // strided as a cache's KV head, columns from 8 to 136. Each query's scores must also equal
+  // those computed for it alone (a score depends only on its query and key).
+  const size_t stride = 3 * 136;
+  for (size_t cols : {8, 12, 16, 40, 128, 136})  // 12: not a multiple of 8, the exact path
+    for (size_t n_q : {1, 3, 4, 5, 8, 9})
+      for (size_t rows : {1, 4, 6, 13}) {
+        SCOPED_TRACE("cols " + std::to_string(cols) + " queries " + std::to_string(n_q) + " keys " + std::to_string(rows));
+        const std::vector<float> kf = test::RandomValues(rows * stride, 31, -2, 2), qf = test::RandomValues(n_q * cols, 32, -2, 2);
+        std::vector<uint16_t> kb(rows * stride), qb(n_q * cols);
+        QuantizeActivations(DType::kBF16, kf.data(), stride, rows, stride, kb.data());
+        QuantizeActivations(DType::kBF16, qf.data(), cols, n_q, cols, qb.data());
+        const WeightMatrix keys{DType::kBF16, kb.data() + 136, rows, cols, stride * 2};  // a slice at column 136
+        const size_t y_stride = rows + 2;
+        std::vector<float> y(n_q * y_stride, -1.0f);
+        GroupScores(keys, {DType::kBF16, qb.data(), n_q, cols, cols * 2}, y.data(), y_stride);
+        for (size_t t = 0; t < n_q; ++t) {
+          std::vector<float> alone(rows);
+          GroupScores(keys, {DType::kBF16, qb.data() + t * cols, 1, cols, cols * 2}, alone.data(), rows);
+          for (size_t r = 0; r < rows; ++r) {
+            double want = 0, mag = 0;
+            for (size_t c = 0; c < cols; ++c) {
+              const double a = Bf16ToF32(qb[t * cols + c]) * static_cast<double>(Bf16ToF32(kb[r * stride + 136 + c]));
+              want += a;
+              mag += std::fabs(a);
+            }
+            ASSERT_NEAR(y[t * y_stride + r], want, 1e-6 * mag + 1e-30) << "query " << t << " key " << r;
+            ASSERT_EQ(y[t * y_stride + r], alone[r]) << "query " << t << " key " << r;
+          }
+          EXPECT_EQ(y[t * y_stride + rows], -1.0f) << "written past the last key";
+        }
+      }
 }
 
 TEST_P(MatMulActsPortableTest, RoundBf16EqualsScalarF32ToBf16) {

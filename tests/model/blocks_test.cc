@@ -251,18 +251,25 @@ INSTANTIATE_TEST_SUITE_P(Rows, MlaTest, ::testing::ValuesIn(MlaCases()), [](cons
 // The chunked GQA attention against a direct double-precision loop, in the layouts of
 // MlaTest: n - decode_rows rows in one call, then one call per row; decode rows must equal the
 // same rows computed in one batch bitwise. 150 rows span three 64-position chunks.
-class GqaTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, DType>> {};
+//
+// The fourth parameter turns on the fast path: with a bf16 cache where vdpbf16ps is fast, the
+// scores are bf16 dot products (GroupScores) of queries rounded to bf16, which the reference
+// rounds the same way, so the tolerance stays that of float32 sums. Those cases take 6 query
+// heads per KV head (a set of 4 and a padded one) and 16 values per head.
+class GqaTest : public ::testing::TestWithParam<std::tuple<size_t, size_t, DType, bool>> {};
 
 TEST_P(GqaTest, MatchesDirectLoop) {
-  const auto [n, decode_rows, kv_type] = GetParam();
+  const auto [n, decode_rows, kv_type, fast] = GetParam();
+  if (fast && !(kv_type == DType::kBF16 && UsesQuantizedActs(DType::kBF16)))
+    GTEST_SKIP() << "no bf16 dot products on this CPU";
+  const size_t E = 16, H = fast ? 12 : 4, KV = 2, D = fast ? 16 : 4;
   ModelConfig c;
-  c.hidden_size = 16;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.rope_dim = 4;
+  c.hidden_size = E;
+  c.num_attention_heads = H;
+  c.num_key_value_heads = KV;
+  c.head_dim = D;
+  c.rope_dim = D;
   c.rms_norm_eps = 1e-6;
-  const size_t E = 16, H = 4, KV = 2, D = 4;
   Rand r;
   auto wq = r.Vec(H * D * E, 0.3f), wk = r.Vec(KV * D * E, 0.3f), wv = r.Vec(KV * D * E, 0.3f),
        wo = r.Vec(E * H * D, 0.3f), x = r.Vec(n * E);
@@ -271,6 +278,7 @@ TEST_P(GqaTest, MatchesDirectLoop) {
   p.rope_freq = RopeFrequencies(D, 10000, {}, {});
   p.rope_style = RopeStyle::kHalves;
   p.scale = 0.5f;
+  p.quantized_acts = fast;
   ThreadPool pool(2);
   std::vector<float> out(n * E);
   KvLayer kv(kv_type, KV * D, KV * D, n);
@@ -308,6 +316,7 @@ TEST_P(GqaTest, MatchesDirectLoop) {
     }
     RoundTo(kv_type, K[i].data(), KV * D);  // as cached
     RoundTo(kv_type, V[i].data(), KV * D);
+    if (fast) RoundTo(DType::kBF16, Q[i].data(), H * D);  // as the fast path rounds queries
   }
   for (size_t i = 0; i < n; ++i) {
     std::vector<float> o(H * D, 0.0f), y(E);
@@ -325,19 +334,24 @@ TEST_P(GqaTest, MatchesDirectLoop) {
         for (size_t k = 0; k < D; ++k) o[h * D + k] += static_cast<float>(s[t] / sum) * V[t][g * D + k];
     }
     MatVec(wo, E, H * D, o.data(), y.data());
-    for (size_t k = 0; k < E; ++k) EXPECT_NEAR(out[i * E + k], y[k], 1e-4) << "token " << i << " dim " << k;
+    for (size_t k = 0; k < E; ++k)
+      EXPECT_NEAR(out[i * E + k], y[k], 1e-4) << "token " << i << " dim " << k;
   }
 }
 
-std::vector<std::tuple<size_t, size_t, DType>> GqaCases() {
-  std::vector<std::tuple<size_t, size_t, DType>> cases;
+std::vector<std::tuple<size_t, size_t, DType, bool>> GqaCases() {
+  std::vector<std::tuple<size_t, size_t, DType, bool>> cases;
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16})
-    for (auto [n, decode] : {std::pair<size_t, size_t>{4, 0}, {150, 0}, {150, 3}, {129, 2}}) cases.emplace_back(n, decode, t);
+    for (auto [n, decode] : {std::pair<size_t, size_t>{4, 0}, {150, 0}, {150, 3}, {129, 2}})
+      cases.emplace_back(n, decode, t, false);
+  for (auto [n, decode] : {std::pair<size_t, size_t>{5, 0}, {150, 3}, {131, 2}})
+    cases.emplace_back(n, decode, DType::kBF16, true);
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Rows, GqaTest, ::testing::ValuesIn(GqaCases()), [](const auto& info) {
-  return fmt::format("n{}_decode{}_{}", std::get<0>(info.param), std::get<1>(info.param), DTypeName(std::get<2>(info.param)));
+  return fmt::format("n{}_decode{}_{}{}", std::get<0>(info.param), std::get<1>(info.param),
+                     DTypeName(std::get<2>(info.param)), std::get<3>(info.param) ? "_fast" : "");
 });
 
 // The bucketed, work-item MoE against a per-token loop over the routed experts + shared.

@@ -141,6 +141,14 @@ QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, 
 bool RoundsColumnsApart(DType dtype);
 void QuantizeActivationColumns(DType dtype, const float* x, size_t x_stride, size_t n_tokens, size_t cols,
                                size_t c0, size_t c1, void* out);
+
+// Attention scores of a GQA group over a bf16 cache: y[t * y_stride + r] = q_t · k_r for the
+// rows r of `keys` (BF16 rows: a KV head's cached keys) and the bf16 queries t (its query
+// heads, any number). Where UsesQuantizedActs(kBF16) and cols is a multiple of 8, with
+// vdpbf16ps, 4 queries per vector (scores_bf16.cc: a 16-row query tile would be a quarter
+// full for a group of 4); otherwise the queries widened to float on the exact path. A
+// score depends only on its query and key.
+void GroupScores(const WeightMatrix& keys, const QuantizedActs& queries, float* y, size_t y_stride);
 inline QuantizedActs QuantizeActivationsQ8_0(const float* x, size_t x_stride, size_t n_tokens,
                                              size_t cols, BlockQ8_0* out) {
   return QuantizeActivations(DType::kQ8_0, x, x_stride, n_tokens, cols, out);

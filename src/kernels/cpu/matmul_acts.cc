@@ -168,6 +168,14 @@ void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t
   }
 }
 
+void GroupScores(const WeightMatrix& keys, const QuantizedActs& queries, float* y, size_t y_stride) {
+  MOE_CHECK(keys.dtype == DType::kBF16 && keys.layout == WeightLayout::kRows && queries.dtype == DType::kBF16 &&
+            queries.cols == keys.cols);
+  if (keys.rows == 0 || queries.n_tokens == 0) return;
+  if (UsesQuantizedActs(DType::kBF16) && keys.cols % 8 == 0) return detail::GroupScoresBf16(keys, queries, y, y_stride);
+  PortableRows(keys, queries, y, y_stride, 0, keys.rows);
+}
+
 bool UsesQuantizedActs(DType weights) {
   return (weights == DType::kQ8_0 && HasAvx512Dot()) ||
          (weights == DType::kBF16 && HasAvx512Dot() && detail::CpuBf16DotAtTwiceFmaRate()) ||

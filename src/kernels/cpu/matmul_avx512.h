@@ -39,6 +39,9 @@ void MatMulTransposedQ8_0Vnni(const WeightMatrix& w, const float* x, size_t x_st
 // CpuBf16DotAtTwiceFmaRate().
 void MatMulTransposedBf16(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
                           size_t y_stride);
+// scores_bf16.cc: GroupScores with vdpbf16ps (bf16 keys, cols a multiple of 8). Call only
+// where CpuBf16DotAtTwiceFmaRate().
+void GroupScoresBf16(const WeightMatrix& keys, const QuantizedActs& queries, float* y, size_t y_stride);
 // CPUID (and OS state) check for every extension the bodies above use.
 bool CpuHasAvx512Dot();
 

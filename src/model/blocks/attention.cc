@@ -130,14 +130,19 @@ void MlaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, 
 // its values as another (each key and value vector feeds every head of the group). The
 // chunk's keys are consecutive cache rows, so after the first KV head's pass the others' come
 // from L2.
-void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, size_t i,
+void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, const uint16_t* qb, size_t i,
               const KvLayer& kv, size_t p0, size_t cnt, size_t h0, size_t h1, float* scores,
               const Partial& out) {
   const size_t H = cfg.num_attention_heads, KV = cfg.num_key_value_heads, D = cfg.head_dim;
   const size_t group = H / KV, g0 = h0 / group, g1 = h1 / group;
   for (size_t g = g0; g < g1; ++g) {
     const WeightMatrix keys = kv.RowsK(p0, cnt, g * D, D);
-    MatMulRows(keys, q + (i * H + g * group) * D, D, group, scores + g * group * cnt, cnt, 0, cnt);
+    if (qb != nullptr) {
+      const QuantizedActs qa{DType::kBF16, qb + (i * H + g * group) * D, group, D, D * sizeof(uint16_t)};
+      GroupScores(keys, qa, scores + g * group * cnt, cnt);
+    } else {
+      MatMulRows(keys, q + (i * H + g * group) * D, D, group, scores + g * group * cnt, cnt, 0, cnt);
+    }
   }
   ChunkSoftmax(h0, h1, cnt, p.scale, scores, out);
   for (size_t g = g0; g < g1; ++g) {
@@ -267,9 +272,15 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     rows.kv[i]->StoreK(pos, ki);
     rows.kv[i]->StoreV(pos, v.data() + i * KV * D);
   }
+  std::vector<uint16_t> qb;
+  if (p.quantized_acts && n > 0 && rows.kv[0]->dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16)) {
+    qb.resize(n * H * D);
+    QuantizeActivations(DType::kBF16, q.data(), D, n * H, D, qb.data());
+  }
   OverCache(H, H / KV, D, n, rows,
             [&](size_t i, size_t p0, size_t cnt, size_t h0, size_t h1, float* scratch, const Partial& part) {
-              GqaChunk(cfg, p, q.data(), i, *rows.kv[i], p0, cnt, h0, h1, scratch, part);
+              GqaChunk(cfg, p, q.data(), qb.empty() ? nullptr : qb.data(), i, *rows.kv[i], p0, cnt, h0, h1, scratch,
+                       part);
             },
             attn.data(), pool);
   Linear(w.o, attn.data(), n, out, pool, p.quantized_acts);
