@@ -129,7 +129,8 @@ void MlaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, 
 // head, the query heads sharing it score against its keys as one small product, and weight
 // its values as another (each key and value vector feeds every head of the group). The
 // chunk's keys are consecutive cache rows, so after the first KV head's pass the others' come
-// from L2.
+// from L2. With `qb` (the queries rounded to bf16: a bf16 cache on the fast path) the scores
+// are GroupScores' bf16 dot products, 4 query heads per vector.
 void GqaChunk(const ModelConfig& cfg, const AttentionParams& p, const float* q, const uint16_t* qb, size_t i,
               const KvLayer& kv, size_t p0, size_t cnt, size_t h0, size_t h1, float* scores,
               const Partial& out) {
