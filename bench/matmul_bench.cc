@@ -298,6 +298,16 @@ void RunQuantizeActs(benchmark::State& state, DType dtype) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kTokens * kCols * sizeof(float)));
 }
 
+// A one-thread benchmark: real time, a short warm-up, medians of 3 repetitions.
+template <class Fn>
+void RegisterOneThread(const std::string& name, Fn fn) {
+  benchmark::RegisterBenchmark(name.c_str(), fn)
+      ->UseRealTime()
+      ->MinWarmUpTime(0.05)
+      ->Repetitions(3)
+      ->ReportAggregatesOnly(true);
+}
+
 // Names: <decode|prefill>[-fast]/<dtype>/<rows>x1024/<hot|cold|tokens:N[/cold]>/threads:N;
 // <dtype> "q8_0-tiled" / "bf16-tiled": as the engine holds them after repacking at load
 // (weight_tiles.h).
@@ -337,11 +347,7 @@ void RegisterAll() {
       std::string name = fast ? "transposed-fast" : "transposed";
       name += "/q8_0/128x512/tokens:";
       name += std::to_string(tokens);
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunTransposed(s, DType::kQ8_0, tokens, fast); })
-          ->UseRealTime()
-          ->MinWarmUpTime(0.05)
-          ->Repetitions(3)
-          ->ReportAggregatesOnly(true);
+      RegisterOneThread(name, [=](benchmark::State& s) { RunTransposed(s, DType::kQ8_0, tokens, fast); });
     }
   // Names: gqa-scores[-fast]/bf16/chunk:128/<hot|cold> (one thread).
   for (bool fast : {false, true}) {
@@ -349,21 +355,13 @@ void RegisterAll() {
     for (bool cold : {false, true}) {
       const std::string name = std::string(fast ? "gqa-scores-fast" : "gqa-scores") + "/bf16/chunk:128/" +
                                (cold ? "cold" : "hot");
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunGqaScores(s, fast, cold); })
-          ->UseRealTime()
-          ->MinWarmUpTime(0.05)
-          ->Repetitions(3)
-          ->ReportAggregatesOnly(true);
+      RegisterOneThread(name, [=](benchmark::State& s) { RunGqaScores(s, fast, cold); });
     }
   }
   // Names: quantize-acts/<format>/48x1024 (one thread).
   for (DType dt : {DType::kQ8_0, DType::kBF16, DType::kF16}) {
     const std::string name = "quantize-acts/" + std::string(DTypeName(dt)) + "/48x1024";
-    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunQuantizeActs(s, dt); })
-        ->UseRealTime()
-        ->MinWarmUpTime(0.05)
-        ->Repetitions(3)
-        ->ReportAggregatesOnly(true);
+    RegisterOneThread(name, [=](benchmark::State& s) { RunQuantizeActs(s, dt); });
   }
   // Names: mla-cache[-fast]/bf16/chunk:128/<hot|cold> (one thread).
   for (bool fast : {false, true}) {
@@ -371,11 +369,7 @@ void RegisterAll() {
     for (bool cold : {false, true}) {
       const std::string name = std::string(fast ? "mla-cache-fast" : "mla-cache") + "/bf16/chunk:128/" +
                                (cold ? "cold" : "hot");
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { RunMlaCache(s, fast, cold); })
-          ->UseRealTime()
-          ->MinWarmUpTime(0.05)
-          ->Repetitions(3)
-          ->ReportAggregatesOnly(true);
+      RegisterOneThread(name, [=](benchmark::State& s) { RunMlaCache(s, fast, cold); });
     }
   }
   // FP8 vs Q8_0 decode on DeepSeek-V3 shapes (q/kv projections, expert up/down), cold. Q8_0

@@ -99,7 +99,7 @@ void GroupScoresBf16(const WeightMatrix& keys, const QuantizedActs& queries, flo
     for (size_t j = 0; j < groups; ++j)
       std::memcpy(q[t / kLanes * groups + j].v + t % kLanes * kGroupCols, x + j * kGroupCols, kGroupCols * 2);
   }
-  zero.assign(cols, 0);
+  if (zero.size() < cols) zero.resize(cols);  // zero keys past the last (never written)
   for (size_t p0 = 0; p0 < keys.rows; p0 += kKeys) {
     const size_t nk = keys.rows - p0 < kKeys ? keys.rows - p0 : kKeys;
     const uint16_t* k[kKeys];

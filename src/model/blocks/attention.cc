@@ -65,6 +65,12 @@ struct Partial {  // one chunk (or a merged run of chunks) of one row
   float* o;       // [H, C] Σ e^(score - m) · cached vector
 };
 
+// Whether attention over this batch's cache runs in bf16 dot products: the fast path, a bf16
+// cache, and a CPU where vdpbf16ps is fast (queries are then rounded to bf16 once per layer).
+bool Bf16CacheDots(const AttentionParams& p, size_t n, const BatchRows& rows) {
+  return p.quantized_acts && n > 0 && rows.kv[0]->dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16);
+}
+
 // Per head h in [h0, h1): scale the chunk's cnt scores, then m[h] and s[h] from their
 // exponentials, which replace them.
 void ChunkSoftmax(size_t h0, size_t h1, size_t cnt, float scale, float* scores, const Partial& out) {
@@ -274,7 +280,7 @@ void GqaAttention(const ModelConfig& cfg, const GqaWeights& w, const AttentionPa
     rows.kv[i]->StoreV(pos, v.data() + i * KV * D);
   }
   std::vector<uint16_t> qb;
-  if (p.quantized_acts && n > 0 && rows.kv[0]->dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16)) {
+  if (Bf16CacheDots(p, n, rows)) {
     qb.resize(n * H * D);
     QuantizeActivations(DType::kBF16, q.data(), D, n * H, D, qb.data());
   }
@@ -360,7 +366,7 @@ void MlaAttention(const ModelConfig& cfg, const MlaWeights& w, const AttentionPa
   });
   // A bf16 cache on the fast path: bf16 dot products over the cache (MlaChunk).
   std::optional<Bf16Queries> bq;
-  if (p.quantized_acts && n > 0 && rows.kv[0]->dtype == DType::kBF16 && UsesQuantizedActs(DType::kBF16)) {
+  if (Bf16CacheDots(p, n, rows)) {
     bq.emplace();
     bq->lat.resize(n * H * C);
     bq->pe.resize(n * H * rope);
