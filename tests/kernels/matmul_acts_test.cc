@@ -221,6 +221,42 @@ TEST(MatMulActsTest, Fp8Bf16KernelDecodesEveryCode) {
     }
 }
 
+// The same kernel's shift decode (one token, 64-code groups with no zero, subnormal, NaN or
+// exponent-1 code in any row of the 4-row tile): rows of the 224 codes it takes, rotated by
+// 17r, then the same rows with the largest subnormal put in (row 2, column 70), which sends
+// that group of rows 0..3 back to the tables while the other groups keep the shifts. One-hot
+// activations: y must equal float32(e4m3 value · scale) for every code and column.
+TEST(MatMulActsTest, Fp8Bf16KernelShiftDecodeIsExact) {
+  if (!UsesQuantizedActs(DType::kF8E4M3) || ActsDType(DType::kF8E4M3) != DType::kF32)
+    GTEST_SKIP() << "FP8 takes the AVX512_FP16 kernel here, or the CPU lacks AVX512_BF16 or AVX512_VBMI";
+  std::vector<uint8_t> normal;  // exponent field 2..15 or (1, mantissa 7), not NaN
+  for (unsigned code = 0; code < 256; ++code)
+    if ((code & 0x7F) >= 0x0F && (code & 0x7F) != 0x7F) normal.push_back(static_cast<uint8_t>(code));
+  ASSERT_EQ(normal.size(), 224u);
+  const size_t rows = 8, cols = 300;
+  const float scales[3] = {0.75f, -3.0f, 5.0f};
+  std::vector<uint8_t> bytes(rows * cols);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) bytes[r * cols + c] = normal[(c + r * 17) % normal.size()];
+  std::vector<float> x(cols), y(rows);
+  std::vector<uint8_t> xq_bytes(ActsRowBytes(DType::kF32, cols));
+  for (bool with_subnormal : {false, true}) {
+    if (with_subnormal) bytes[2 * cols + 70] = 0x87;  // -7 · 2^-9, the largest subnormal
+    const WeightMatrix w{DType::kF8E4M3, bytes.data(), rows, cols, cols, scales, 3, 0};
+    for (size_t c = 0; c < cols; ++c) {
+      std::fill(x.begin(), x.end(), 0.0f);
+      x[c] = 1.0f;
+      const QuantizedActs xq = QuantizeActivations(DType::kF32, x.data(), cols, 1, cols, xq_bytes.data());
+      MatMulRowsQuantizedActs(w, xq, y.data(), rows, 0, rows, DotImpl::kAvx512);
+      for (size_t r = 0; r < rows; ++r) {
+        const uint8_t code = bytes[r * cols + c];
+        ASSERT_EQ(y[r], F8E4M3ToF32(code) * scales[c / kF8Block])
+            << "code " << int(code) << " column " << c << (with_subnormal ? " (with a subnormal)" : "");
+      }
+    }
+  }
+}
+
 // The fast path's outputs for a token must not depend on the other tokens of the call
 // (continuous batching relies on it): every token count from 1 to 13 against the 13-token
 // product, bit for bit, with rows that fill 16-row tiles and a remainder.

@@ -3,14 +3,28 @@
 // (AMD Zen 4; matmul_f8_fp16.cc serves those with it). The functions carry their own target
 // attribute (no -m flags); callers check CpuHasF8Bf16() first.
 //
-// Decode: 64 codes become 64 bf16 of v · 2^8 in five ops. Two vpermi2b look up the high and
-// the low byte of that bf16 in 128-entry tables (two registers each) indexed by the code's
-// low seven bits, a ternlog ORs in the sign bit, and vpunpcklbw / vpunpckhbw interleave the
-// bytes into words. v · 2^8 is a bf16 for every e4m3 value (4 significant bits, exponents
-// -1..16), so every code decodes exactly, zero, subnormals and NaN included, and the loop has
-// no special cases. The unpacks work within 128-bit lanes: the first vector holds codes
-// 16j..16j+7 of each lane j, the second 16j+8..16j+15; the activations are stored in that
-// order, so the products pair up.
+// Decode: 64 codes become 64 bf16 of v · 2^8. v · 2^8 is a bf16 for every e4m3 value (4
+// significant bits, exponents -1..16), so every code decodes exactly. Two routes give the
+// same bits in the same order:
+// - Tables (any code): two vpermi2b look up the high and the low byte of that bf16 in
+//   128-entry tables (two registers each) indexed by the code's low seven bits, a ternlog
+//   ORs in the sign bit, and vpunpcklbw / vpunpckhbw interleave the bytes into words: zero,
+//   subnormals and NaN included, no special cases. The unpacks work within 128-bit lanes:
+//   the first vector holds codes 16j..16j+7 of each lane j, the second 16j+8..16j+15; the
+//   activations are stored in that order, so the products pair up.
+// - Shifts (normal codes): the bf16 of a code with sign s, exponent field e >= 1 and
+//   mantissa m is s << 15 | 0x4000 | e << 7 | m << 4, the code's low seven bits moved up by
+//   four with bit 14 set. A vpshufb puts the codes of the two orders in the low and high
+//   bytes of each word, a vpsraw by 4 moves the high ones into place (the sign copied down
+//   to bit 15), a vpsllw by 8 first does the same for the low ones, and a ternlog per vector
+//   masks and sets bit 14.
+// Decode (one token) tests the tile's rows' codes first (KeepShiftable: zero, subnormal and
+// NaN codes, and the smallest normals, are 0.4% of the 64-code groups of a row in
+// deepseek-v3-bench FP8, 0.9% in the kit's deepseek2-fp8) and takes the shifts for a group
+// where no row has one. Their ops run beside vdpbf16ps where the tables' shuffles compete
+// with it: one Zen 4 core decoding and multiplying rows from L2 spent 7.3-7.5 cycles per 64
+// weights against 8.1-8.5 with the tables, 4.0 being vdpbf16ps's own bound. Tiles of two
+// tokens keep the tables (with the shifts they were no faster).
 //
 // Activations: the block scales move to them, as in the fp16 kernel: the 128 rows of a block
 // row share their column-block scales s[b], so each pass of tokens is rescaled once per block
@@ -21,12 +35,13 @@
 // products of hi and lo with the bf16 weights are exact; each costs one vdpbf16ps per 32
 // weights, summed in float32, and the sum is multiplied by 2^-8 once.
 //
-// Against the previous kernel (three ops per 32 codes from sign-extended codes, a scan of
-// every block for exponent-0 and NaN codes, a table or scalar route for those blocks,
-// per-block partial sums scaled by an FMA) this took one-thread cold decode from 0.62-0.78x
-// to 0.86-0.95x of Q8_0's speed on the same shapes (Zen 4; 2 threads are memory bound at
-// 0.97-1.05x, both kernels). The limit now is vdpbf16ps itself: four per 64 weights for
-// one token, against one vpdpbusd for Q8_0.
+// History, on the same shapes as Q8_0 (Zen 4, one thread, cold; GB/s of weights, FP8 reading
+// 1 byte per weight and Q8_0 1.0625): the first kernel (three ops per 32 codes from
+// sign-extended codes, a scan of every block for exponent-0 and NaN codes, per-block partial
+// sums scaled by an FMA) decoded at 0.62-0.78x of Q8_0's speed; tables for every group at
+// 0.86-0.95x; with the shifts 0.95-0.99x, i.e. at least as many weights per second. The
+// limit now is vdpbf16ps itself: four per 64 weights for one token, against one vpdpbusd for
+// Q8_0.
 #include <algorithm>
 #include <cstdint>
 #include <utility>
@@ -85,6 +100,28 @@ struct Decoder {
     b = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi8(l, h));
   }
 };
+
+// `clean` with the bits of q's codes cleared where ShiftDecode would decode them wrongly:
+// those whose low seven bits are 0x7F (NaN) or 0x00..0x07 (zero, subnormals). The test is
+// one add and one vptestmb: (low seven bits + 1) mod 128 >= 16, so it also sends the seven
+// smallest normals (0x08..0x0E) to the tables, which decode them as well.
+MOE_F8_BF16 inline __mmask64 KeepShiftable(__mmask64 clean, __m512i q) {
+  return _mm512_mask_test_epi8_mask(clean, _mm512_add_epi8(q, _mm512_set1_epi8(1)), _mm512_set1_epi8(0x70));
+}
+
+// Decoder::Decode, bit for bit and in the same order, for normal codes only (not 0x7F).
+MOE_F8_BF16 inline void ShiftDecode(__m512i q, __m512bh& a, __m512bh& b) {
+  // Within each 128-bit lane, codes 0..7 to the even bytes and 8..15 to the odd ones: each
+  // word then holds a code of the first order low and one of the second high.
+  const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+  q = _mm512_shuffle_epi8(q, order);
+  // (x & 0x87F0) | 0x4000 on each code moved to bits 4..11 by the arithmetic shift: its
+  // sign copied to bit 15, its low seven bits at 4..10, bit 14 set.
+  const __m512i keep = _mm512_set1_epi16(static_cast<int16_t>(0x87F0)), bit14 = _mm512_set1_epi16(0x4000);
+  a = reinterpret_cast<__m512bh>(
+      _mm512_ternarylogic_epi32(_mm512_srai_epi16(_mm512_slli_epi16(q, 8), 4), keep, bit14, 0xEA));
+  b = reinterpret_cast<__m512bh>(_mm512_ternarylogic_epi32(_mm512_srai_epi16(q, 4), keep, bit14, 0xEA));
+}
 
 // One pass of tokens, scaled for one block row and split: per token and 64-column group, four
 // vectors of 32 bf16: hi and lo in the decoder's first order, then hi and lo in its second.
@@ -160,17 +197,42 @@ MOE_F8_BF16 void Tile(const WeightMatrix& w, size_t r0, const PairActs& pa, size
 #pragma GCC unroll 8
       for (size_t k = 0; k < kA; ++k) acc[r][t][k] = _mm512_setzero_ps();
   for (size_t g = 0, c = 0; c < cols; ++g, c += kGroup) {
-    // Masked-off codes read as 0 (+0), against zero activations.
-    const __mmask64 m = cols - c >= kGroup ? ~__mmask64{0} : (__mmask64{1} << (cols - c)) - 1;
+    // Masked-off codes read as 0 (+0; the tables decode them), against zero activations. A
+    // full group is loaded without the mask in decode: with it the shift route ran at 8.7
+    // cycles per 64 weights instead of 7.3 (one Zen 4 core, rows in L2).
+    const bool full = cols - c >= kGroup;
+    const __mmask64 m = full ? ~__mmask64{0} : (__mmask64{1} << (cols - c)) - 1;
     __m512bh x[kT][4];
 #pragma GCC unroll 8
     for (size_t t = 0; t < kT; ++t)
       for (size_t k = 0; k < 4; ++k) x[t][k] = reinterpret_cast<__m512bh>(_mm512_load_si512(xr[t][g].x[k]));
+    // One token (decode): the rows' codes first, then the shifts if they decode all of them.
+    // Two tokens: the tables, whose shuffles the second token's products hide (the shifts
+    // there were no faster), with the loads where they were.
+    __m512i q[kR];
+    __mmask64 clean = 0;
+    if constexpr (kT == 1) {
+      clean = ~__mmask64{0};
+#pragma GCC unroll 8
+      for (size_t r = 0; r < kR; ++r) {
+        if (ahead != 0) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c) + ahead, _MM_HINT_T1);
+        q[r] = full ? _mm512_loadu_si512(wr[r] + c) : _mm512_maskz_loadu_epi8(m, wr[r] + c);
+        clean = KeepShiftable(clean, q[r]);
+      }
+    }
 #pragma GCC unroll 8
     for (size_t r = 0; r < kR; ++r) {
-      if (ahead != 0) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c) + ahead, _MM_HINT_T1);
       __m512bh a, b;
-      dec.Decode(_mm512_maskz_loadu_epi8(m, wr[r] + c), a, b);
+      if constexpr (kT == 1) {
+        if (__builtin_expect(clean == ~__mmask64{0}, 1)) {
+          ShiftDecode(q[r], a, b);
+        } else {
+          dec.Decode(q[r], a, b);
+        }
+      } else {
+        if (ahead != 0) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c) + ahead, _MM_HINT_T1);
+        dec.Decode(_mm512_maskz_loadu_epi8(m, wr[r] + c), a, b);
+      }
 #pragma GCC unroll 8
       for (size_t t = 0; t < kT; ++t) {
         __m512& sa = acc[r][t][0];
