@@ -5,7 +5,7 @@
 // ("-fast": vpdpbusd / vdpbf16ps, activation rounding included in the time).
 // "hot" decode runs reuse one matrix (it may stay in L2/L3); "cold" ones cycle through copies
 // totalling 512 MiB so every weight byte comes from DRAM, the decode roofline of DESIGN.md.
-// "transposed/" is MLA's W_UK product (rows of W are the reduction), exact vs VNNI.
+// "transposed/" is MLA's W_UK product (rows of W are the reduction), exact vs fast.
 // "gemv/" compares FP8 (DeepSeek-V3 block-scaled e4m3, 1 byte per weight + a float per 128x128
 // block) with Q8_0 (1.0625 bytes per weight) on DeepSeek-V3 shapes, 2048x7168 and 7168x2048.
 #include <benchmark/benchmark.h>
@@ -171,8 +171,8 @@ void Register(const std::string& name, DType dt, size_t rows, size_t tokens, int
 
 // MLA's W_UK product, y = x · W over one head of kv_b (DeepSeek-V3: 128 rows, the reduction,
 // x 512 columns), on one thread as attention runs it, weights hot: the exact path
-// (MatMulTransposed, weights widened to float) or with `fast` the VNNI one
-// (MatMulTransposedQuantizedActs, rounding of x included in the time).
+// (MatMulTransposed, weights widened to float) or with `fast` MatMulTransposedQuantizedActs
+// (Q8_0: VNNI, rounding of x included in the time; FP8: scales once per block).
 void RunTransposed(benchmark::State& state, DType dtype, size_t tokens, bool fast) {
   constexpr size_t kRows = 128, kCols = 512;
   const std::unique_ptr<Weights> w = MakeWeights(dtype, kRows, kCols, 1);
@@ -341,14 +341,14 @@ void RegisterAll() {
     }
   }
   // Names: transposed[-fast]/<dtype>/128x512/tokens:N (one thread).
-  for (size_t tokens : {1, 64})
-    for (bool fast : {false, true}) {
-      if (fast && !HasAvx512Dot()) continue;
-      std::string name = fast ? "transposed-fast" : "transposed";
-      name += "/q8_0/128x512/tokens:";
-      name += std::to_string(tokens);
-      RegisterOneThread(name, [=](benchmark::State& s) { RunTransposed(s, DType::kQ8_0, tokens, fast); });
-    }
+  for (DType dt : {DType::kQ8_0, DType::kF8E4M3})
+    for (size_t tokens : {1, 64})
+      for (bool fast : {false, true}) {
+        if (fast && !UsesQuantizedActs(dt)) continue;
+        const std::string name = std::string(fast ? "transposed-fast/" : "transposed/") + std::string(DTypeName(dt)) +
+                                 "/128x512/tokens:" + std::to_string(tokens);
+        RegisterOneThread(name, [=](benchmark::State& s) { RunTransposed(s, dt, tokens, fast); });
+      }
   // Names: gqa-scores[-fast]/bf16/chunk:128/<hot|cold> (one thread).
   for (bool fast : {false, true}) {
     if (fast && !UsesQuantizedActs(DType::kBF16)) continue;

@@ -441,6 +441,59 @@ TEST(MatMulActsTest, GroupScoresMatchTheExactProduct) {
       }
 }
 
+// MatMulTransposedQuantizedActs on FP8 (the block scales applied once per 128-row block;
+// MLA's W_UK on FP8 kv_b), on every target where FP8 has a fast path: against the exact
+// product within both paths' float rounding (the reference rounds each v · s once, the fast
+// path each block's sum once more); each token equals itself alone, bit for bit. Rows start
+// mid block (a kv_b head slice from row 130) and span up to three blocks; columns short of a
+// vector; zero, -0 and subnormal codes (the fp16 decode) in some rows; a NaN code makes its
+// column NaN (as in the exact path, the columns of its tile, within its column block).
+TEST_P(MatMulActsPortableTest, TransposedFp8MatchesTheExactProduct) {
+  if (!UsesQuantizedActs(DType::kF8E4M3)) GTEST_SKIP() << "FP8 has no fast path on this CPU";
+  for (size_t rows : {1, 5, 126, 127, 300})
+    for (size_t cols : {7, 16, 100, 512})
+      for (bool specials : {false, true}) {
+        const size_t tokens = 7, x_stride = rows + 3, y_stride = cols + 5;
+        const uint32_t seed = static_cast<uint32_t>(rows * 31 + cols + specials);
+        test::OwnedWeights whole =
+            test::MakeWeights(DType::kF8E4M3, rows + 130, cols, test::RandomValues((rows + 130) * cols, seed), 3);
+        const WeightMatrix w = whole.w.RowSlice(130, rows);
+        auto* bytes = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.Row(0)));
+        if (specials)
+          for (size_t r = 0; r < rows; r += 2)
+            for (size_t c = r % 5; c < cols; c += 9) bytes[r * w.row_stride + c] = c % 3 == 0 ? 0x05 : c % 3 == 1 ? 0x80 : 0x00;
+        const std::vector<float> x = test::RandomValues(tokens * x_stride, seed + 1, -2, 2);
+        std::vector<float> y(tokens * y_stride, -1.0f), y_ref(tokens * y_stride), y1(cols + 1, -1.0f);
+        std::vector<float> deq(rows * cols);
+        for (size_t r = 0; r < rows; ++r) DequantizeWeightRow(w, r, deq.data() + r * cols);
+        MatMulTransposedQuantizedActs(w, x.data(), x_stride, tokens, y.data(), y_stride);
+        ref::MatMulTransposed(w, x.data(), x_stride, tokens, y_ref.data(), y_stride);
+        const size_t blocks = (rows + 130) / kF8Block - 130 / kF8Block + 1;
+        const std::string where = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                                  (specials ? " with special codes" : "");
+        for (size_t t = 0; t < tokens; ++t) {
+          MatMulTransposedQuantizedActs(w, x.data() + t * x_stride, x_stride, 1, y1.data(), cols);
+          for (size_t c = 0; c < cols; ++c) {
+            double sum_abs = 0;
+            for (size_t r = 0; r < rows; ++r) sum_abs += std::fabs(double(deq[r * cols + c]) * x[t * x_stride + r]);
+            const std::string at = where + " t=" + std::to_string(t) + " c=" + std::to_string(c);
+            ASSERT_NEAR(y[t * y_stride + c], y_ref[t * y_stride + c], test::ErrorBound(rows + 2 * blocks + 2, sum_abs))
+                << at;
+            ASSERT_EQ(y[t * y_stride + c], y1[c]) << at << " alone differs";
+          }
+          ASSERT_EQ(y[t * y_stride + cols], -1.0f) << where << ": wrote past the columns";
+          ASSERT_EQ(y1[cols], -1.0f) << where << ": wrote past the columns";
+        }
+        if (rows < 5) continue;
+        const uint8_t keep = bytes[3 * w.row_stride + cols - 1];
+        bytes[3 * w.row_stride + cols - 1] = 0xFF;  // NaN in the last column
+        MatMulTransposedQuantizedActs(w, x.data(), x_stride, 1, y1.data(), cols);
+        ASSERT_TRUE(std::isnan(y1[cols - 1])) << where;
+        if (cols >= 2 * kF8Block) ASSERT_FALSE(std::isnan(y1[0])) << where << ": NaN beyond the code's column block";
+        bytes[3 * w.row_stride + cols - 1] = keep;
+      }
+}
+
 TEST_P(MatMulActsPortableTest, RoundBf16EqualsScalarF32ToBf16) {
   // Every activation rounding to bf16 (the fast path's and the bf16 cache's) must give
   // F32ToBf16's bits: ties to even both ways, carries into the exponent, infinities, NaNs

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/matmul_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -478,6 +479,125 @@ void MatMulTransposedT(const WeightMatrix& w, const float* x, size_t x_stride, s
       float acc = 0;
       for (size_t r = 0; r < w.rows; ++r) acc = std::fma(x[t * x_stride + r], AtScaled<Dec>(w, r, c), acc);
       y[t * y_stride + c] = acc;
+    }
+  }
+}
+
+// FP8 on the fast path (MatMulTransposedQuantizedActs; MLA's W_UK product on DeepSeek's FP8
+// kv_b): the block scales leave the loop. The rows of one 128-row block share each column
+// block's scale, so a block's products sum over the weights' exact values v · 2^8
+// (DecodeF8::LoadNormal: a widening and two integer ops per vector; rows whose columns hold
+// zero, subnormal or NaN codes take Load, times 2^16), and each block's sum is added times
+// s · 2^-8 once. The exact path widens through fp16 and multiplies every weight by its
+// scale: one token on one Zen 4 core, 23 GFLOP/s against 34 here (transposed-fast/f8_e4m3,
+// hot); from DRAM 6 against 10 GB/s with the prefetch below. In deepseek-v3-bench FP8 decode
+// the product's share fell from 8.9% to 7.8% of the samples (Q8_0's VNNI W_UK: 3.7%): the
+// slices are read once per token, row after row at a stride, and stay latency bound.
+// Every output is, per block in row order, an FMA chain over the block's rows, then one FMA
+// into the total, whatever the tile: a token's result depends neither on the batch nor on
+// the tile's shape.
+template <size_t kT, size_t kV>
+HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, size_t x_stride, size_t t0,
+                          size_t c0, float* HWY_RESTRICT y, size_t y_stride) {
+  const FloatTag<DecodeF8> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t n = hn::Lanes(d);
+  V acc[kT][kV];
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Zero(d);
+  bool nan = false;  // NaN codes decode as finite values (Load)
+  // The codes tested for each row: the 64 around the tile's (one vector on AVX-512; the
+  // scans' scalar tails took 32-column tiles to a quarter of the speed).
+  const size_t s0 = c0 / 64 * 64, s1 = std::min(w.cols, s0 + 64);
+  // The first tile reads each row's first columns, row after row at the row stride, which
+  // the hardware prefetchers barely follow (a cold 128 x 512 head slice came at 6 GB/s): it
+  // pulls rows kAheadRows on into L2 whole, for itself and for the tiles of the other columns.
+  constexpr size_t kAheadRows = 16;
+  const bool first = c0 == 0 && t0 == 0;
+  const auto prefetch_row = [&](size_t r) {
+    for (size_t b = 0; b < w.cols; b += 64) PrefetchL2(static_cast<const uint8_t*>(w.Row(r)) + b);
+  };
+  if (first)
+    for (size_t r = 0; r < kAheadRows && r < w.rows; ++r) prefetch_row(r);
+  for (size_t r0 = 0; r0 < w.rows;) {
+    const size_t r1 = std::min(w.rows, r0 + kF8Block - (w.scale_row0 + r0) % kF8Block);
+    V blk[kT][kV];
+    for (size_t t = 0; t < kT; ++t)
+      for (size_t v = 0; v < kV; ++v) blk[t][v] = hn::Zero(d);
+    for (size_t r = r0; r < r1; ++r) {
+      if (first && r + kAheadRows < w.rows) prefetch_row(r + kAheadRows);
+      const void* row = w.Row(r);
+      V wv[kV];
+      if (!DecodeF8::HasSpecial(row, s0, s1)) {
+        for (size_t v = 0; v < kV; ++v) wv[v] = DecodeF8::LoadNormal(d, row, c0 + v * n);
+      } else {
+        nan |= DecodeF8::HasNaN(row, s0, s1);
+        const V up = hn::Set(d, DecodeF8::kScale * DecodeF8::kScale);  // v · 2^-8 -> v · 2^8
+        for (size_t v = 0; v < kV; ++v) wv[v] = hn::Mul(DecodeF8::Load(d, row, c0 + v * n), up);
+      }
+      for (size_t t = 0; t < kT; ++t) {
+        const V xv = hn::Set(d, x[(t0 + t) * x_stride + r]);
+        for (size_t v = 0; v < kV; ++v) blk[t][v] = hn::MulAdd(xv, wv[v], blk[t][v]);
+      }
+    }
+    const float* s = w.RowScales(r0);
+    for (size_t v = 0; v < kV; ++v) {
+      const V sv = hn::Set(d, s[(c0 + v * n) / kF8Block] * DecodeF8::kNormalScale);
+      for (size_t t = 0; t < kT; ++t) acc[t][v] = hn::MulAdd(blk[t][v], sv, acc[t][v]);
+    }
+    r0 = r1;
+  }
+  if (nan)
+    for (size_t t = 0; t < kT; ++t)
+      for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[t][v], d, y + (t0 + t) * y_stride + c0 + v * n);
+}
+
+template <size_t kT, size_t kV>
+HWY_INLINE void TilesTF8(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, size_t c0,
+                         float* y, size_t y_stride, size_t t = 0) {
+  for (; t + kT <= n_tokens; t += kT) TileTF8<kT, kV>(w, x, x_stride, t, c0, y, y_stride);
+  if constexpr (kT > 1) {
+    if (t < n_tokens) TilesTF8<kT - 1, kV>(w, x, x_stride, n_tokens, c0, y, y_stride, t);
+  }
+}
+
+// TileTF8 over all columns in tiles of kT tokens x kV vectors, from column c; returns where
+// whole vectors end.
+template <size_t kT, size_t kV>
+HWY_INLINE size_t ColumnsTF8(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
+                             size_t y_stride) {
+  const size_t n = hn::Lanes(FloatTag<DecodeF8>());
+  size_t c = 0;
+  for (; c + kV * n <= w.cols; c += kV * n) TilesTF8<kT, kV>(w, x, x_stride, n_tokens, c, y, y_stride);
+  for (; c + n <= w.cols; c += n) TilesTF8<kT, 1>(w, x, x_stride, n_tokens, c, y, y_stride);
+  return c;
+}
+
+// The product: TileTF8 tiles (with 32 registers, 4 vectors of one to three tokens, the
+// decode's widest; from 4 tokens, 2 vectors of six tokens, which spread a row's decoding
+// over more FMAs: 64 tokens on one Zen 4 core ran at 64 GFLOP/s with 3 x 4, below the exact
+// path's 70), columns short of a vector in scalar code, folded the same way.
+inline void MatMulTransposedF8Folded(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens,
+                                     float* y, size_t y_stride) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  const size_t c = n_tokens >= 4 ? ColumnsTF8<6, 2>(w, x, x_stride, n_tokens, y, y_stride)
+                                 : ColumnsTF8<3, 4>(w, x, x_stride, n_tokens, y, y_stride);
+#else
+  const size_t c = ColumnsTF8<2, 2>(w, x, x_stride, n_tokens, y, y_stride);  // 2 x 2 x 2 + 2 + 1 of 16
+#endif
+  for (size_t col = c; col < w.cols; ++col) {
+    for (size_t t = 0; t < n_tokens; ++t) {
+      float acc = 0;
+      for (size_t r0 = 0; r0 < w.rows;) {
+        const size_t r1 = std::min(w.rows, r0 + kF8Block - (w.scale_row0 + r0) % kF8Block);
+        float blk = 0;
+        for (size_t r = r0; r < r1; ++r) blk = std::fma(x[t * x_stride + r], DecodeF8::At(w.Row(r), col), blk);
+        acc = std::fma(blk, w.RowScales(r0)[col / kF8Block], acc);
+        r0 = r1;
+      }
+      y[t * y_stride + col] = acc;
     }
   }
 }

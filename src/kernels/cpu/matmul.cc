@@ -23,6 +23,7 @@ HWY_EXPORT(MatMulRowsExact);
 HWY_EXPORT(MatMulTransposedExact);
 HWY_EXPORT(QuantizeRowsQ8_0);
 HWY_EXPORT(RoundRowsBf16);
+HWY_EXPORT(MatMulTransposedF8Folded);
 
 namespace detail {
 void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t cols, BlockQ8_0* out,
@@ -32,6 +33,10 @@ void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t c
 void RoundRowsBf16(const float* x, size_t x_stride, size_t n_tokens, size_t cols, uint16_t* out,
                    size_t out_stride) {
   HWY_DYNAMIC_DISPATCH(RoundRowsBf16)(x, x_stride, n_tokens, cols, out, out_stride);
+}
+void MatMulTransposedF8Folded(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
+                              size_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(MatMulTransposedF8Folded)(w, x, x_stride, n_tokens, y, y_stride);
 }
 }  // namespace detail
 

@@ -65,8 +65,9 @@ void MatMulTransposed(const WeightMatrix& w, const float* x, size_t x_stride, si
 // each token's x[r] · (row r's block scale) is rounded to int8 per 32 rows and column block,
 // and the products are exact int32 sums (matmul_q8_transposed.cc); for BF16 weights x is
 // rounded to bf16 and pairs of rows feed vdpbf16ps (matmul_bf16_transposed.cc: attention's
-// weighted sum over a bf16 cache); otherwise MatMulTransposed itself. A token's result
-// depends only on its own row of x.
+// weighted sum over a bf16 cache); for FP8 each 128-row block's products sum over the
+// weights' exact e4m3 values and are scaled once per block (matmul-inl.h); otherwise
+// MatMulTransposed itself. A token's result depends only on its own row of x.
 void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
                                    size_t n_tokens, float* y, size_t y_stride);
 

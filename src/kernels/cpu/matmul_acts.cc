@@ -156,9 +156,9 @@ void MatMulRowsQuantizedActs(const WeightMatrix& w, const QuantizedActs& xq, flo
 
 void MatMulTransposedQuantizedActs(const WeightMatrix& w, const float* x, size_t x_stride,
                                    size_t n_tokens, float* y, size_t y_stride) {
-  if ((w.dtype != DType::kQ8_0 && w.dtype != DType::kBF16) || !UsesQuantizedActs(w.dtype) || n_tokens == 0 ||
-      w.rows == 0)
+  if (!UsesQuantizedActs(w.dtype) || n_tokens == 0 || w.rows == 0)
     return MatMulTransposed(w, x, x_stride, n_tokens, y, y_stride);
+  if (w.dtype == DType::kF8E4M3) return detail::MatMulTransposedF8Folded(w, x, x_stride, n_tokens, y, y_stride);
   std::vector<uint8_t> buf;  // tiled: untiled whole
   const WeightMatrix rows = RowMajorRows(w, 0, w.rows, buf);
   if (w.dtype == DType::kQ8_0) {

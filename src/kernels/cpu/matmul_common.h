@@ -72,6 +72,11 @@ void QuantizeRowsQ8_0(const float* x, size_t x_stride, size_t n_tokens, size_t c
 void RoundRowsBf16(const float* x, size_t x_stride, size_t n_tokens, size_t cols, uint16_t* out,
                    size_t out_stride);
 
+// MatMulTransposedQuantizedActs for FP8 weights in rows (matmul-inl.h, dispatched per
+// Highway target): the block scales applied once per 128-row block.
+void MatMulTransposedF8Folded(const WeightMatrix& w, const float* x, size_t x_stride, size_t n_tokens, float* y,
+                              size_t y_stride);
+
 // Tokens per pass over the rows: the activations of one pass ([tokens, cols] float32) stay
 // in a budget that fits in L2 next to the kR weight rows being reused, so a GEMM reads each
 // weight row once per pass instead of once per 4-token tile from DRAM.
