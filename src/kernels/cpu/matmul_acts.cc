@@ -72,15 +72,11 @@ QuantizedActs QuantizeActivations(DType dtype, const float* x, size_t x_stride, 
   MOE_CHECK(dtype == DType::kQ8_0 || dtype == DType::kBF16 || dtype == DType::kF16 || dtype == DType::kF32);
   MOE_CHECK(cols % BlockSize(dtype) == 0);
   const size_t row_bytes = ActsRowBytes(dtype, cols);
-  if (dtype == DType::kQ8_0) {
-    detail::QuantizeRowsQ8_0(x, x_stride, n_tokens, cols, static_cast<BlockQ8_0*>(out), cols / kQ8_0Block);
-  } else if (dtype == DType::kF16) {
+  if (RoundsColumnsApart(dtype)) {
+    QuantizeActivationColumns(dtype, x, x_stride, n_tokens, cols, 0, cols, out);
+  } else {  // kF16: one scale per row
     for (size_t t = 0; t < n_tokens; ++t)
       ToScaledF16Row(x + t * x_stride, cols, static_cast<char*>(out) + t * row_bytes);
-  } else if (dtype == DType::kF32) {
-    for (size_t t = 0; t < n_tokens; ++t) std::memcpy(static_cast<char*>(out) + t * row_bytes, x + t * x_stride, row_bytes);
-  } else {  // kBF16
-    detail::RoundRowsBf16(x, x_stride, n_tokens, cols, static_cast<uint16_t*>(out), cols);
   }
   return {dtype, out, n_tokens, cols, row_bytes};
 }
