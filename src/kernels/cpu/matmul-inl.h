@@ -424,6 +424,23 @@ float AtScaled(const WeightMatrix& w, size_t r, size_t c) {
   }
 }
 
+// A transposed tile's kT x kV accumulators: zeroed, and stored (all NaN where a weight of
+// the tile was a NaN code) as y's tokens from t0 and columns from c0.
+template <class D, class V, size_t kT, size_t kV>
+HWY_INLINE void ZeroTile(D d, V (&acc)[kT][kV]) {
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Zero(d);
+}
+template <class D, class V, size_t kT, size_t kV>
+HWY_INLINE void StoreTile(D d, V (&acc)[kT][kV], bool nan, float* HWY_RESTRICT y, size_t y_stride, size_t t0,
+                          size_t c0) {
+  const size_t n = hn::Lanes(d);
+  for (size_t t = 0; t < kT; ++t)
+    for (size_t v = 0; v < kV; ++v)
+      hn::StoreU(nan ? hn::Set(d, std::numeric_limits<float>::quiet_NaN()) : acc[t][v], d,
+                 y + (t0 + t) * y_stride + c0 + v * n);
+}
+
 template <class Dec, size_t kT, size_t kV>
 HWY_NOINLINE void TileT(const WeightMatrix& w, const float* HWY_RESTRICT x, size_t x_stride,
                         size_t t0, size_t c0, float* HWY_RESTRICT y, size_t y_stride) {
@@ -431,8 +448,7 @@ HWY_NOINLINE void TileT(const WeightMatrix& w, const float* HWY_RESTRICT x, size
   using V = hn::Vec<decltype(d)>;
   const size_t n = hn::Lanes(d);
   V acc[kT][kV];
-  for (size_t t = 0; t < kT; ++t)
-    for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Zero(d);
+  ZeroTile(d, acc);
   bool nan = false;  // FP8 NaN codes decode as finite values on the vector route
   for (size_t r = 0; r < w.rows; ++r) {
     const void* row = w.Row(r);
@@ -444,11 +460,7 @@ HWY_NOINLINE void TileT(const WeightMatrix& w, const float* HWY_RESTRICT x, size
       for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::MulAdd(xv, wv[v], acc[t][v]);
     }
   }
-  if (nan)
-    for (size_t t = 0; t < kT; ++t)
-      for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
-  for (size_t t = 0; t < kT; ++t)
-    for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[t][v], d, y + (t0 + t) * y_stride + c0 + v * n);
+  StoreTile(d, acc, nan, y, y_stride, t0, c0);
 }
 
 template <class Dec, size_t kT, size_t kV>
@@ -489,13 +501,13 @@ void MatMulTransposedT(const WeightMatrix& w, const float* x, size_t x_stride, s
 // (DecodeF8::LoadNormal: a widening and two integer ops per vector; rows whose columns hold
 // zero, subnormal or NaN codes take Load, times 2^16), and each block's sum is added times
 // s · 2^-8 once. The exact path widens through fp16 and multiplies every weight by its
-// scale: one token on one Zen 4 core, 23 GFLOP/s against 34 here (transposed-fast/f8_e4m3,
-// hot); from DRAM 6 against 10 GB/s with the prefetch below. In deepseek-v3-bench FP8 decode
-// the product's share fell from 8.9% to 7.8% of the samples (Q8_0's VNNI W_UK: 3.7%): the
-// slices are read once per token, row after row at a stride, and stay latency bound.
-// Every output is, per block in row order, an FMA chain over the block's rows, then one FMA
-// into the total, whatever the tile: a token's result depends neither on the batch nor on
-// the tile's shape.
+// scale: one token on one Zen 4 core, 23 GFLOP/s against 29 here (transposed-fast/f8_e4m3,
+// hot; 30-34 without the prefetch below); from DRAM 6 against 9-10 GB/s with it. In
+// deepseek-v3-bench FP8 decode the product's share fell from 8.9% to 7.8% of the samples
+// (Q8_0's VNNI W_UK: 3.7%): the slices are read once per token, row after row at a stride,
+// and stay latency bound. Every output is, per block in row order, an FMA chain over the
+// block's rows, then one FMA into the total, whatever the tile: a token's result depends
+// neither on the batch nor on the tile's shape.
 template <size_t kT, size_t kV>
 HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, size_t x_stride, size_t t0,
                           size_t c0, float* HWY_RESTRICT y, size_t y_stride) {
@@ -503,8 +515,7 @@ HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, si
   using V = hn::Vec<decltype(d)>;
   const size_t n = hn::Lanes(d);
   V acc[kT][kV];
-  for (size_t t = 0; t < kT; ++t)
-    for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Zero(d);
+  ZeroTile(d, acc);
   bool nan = false;  // NaN codes decode as finite values (Load)
   // The codes tested for each row: the 64 around the tile's (one vector on AVX-512; the
   // scans' scalar tails took 32-column tiles to a quarter of the speed).
@@ -522,8 +533,7 @@ HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, si
   for (size_t r0 = 0; r0 < w.rows;) {
     const size_t r1 = std::min(w.rows, r0 + kF8Block - (w.scale_row0 + r0) % kF8Block);
     V blk[kT][kV];
-    for (size_t t = 0; t < kT; ++t)
-      for (size_t v = 0; v < kV; ++v) blk[t][v] = hn::Zero(d);
+    ZeroTile(d, blk);
     for (size_t r = r0; r < r1; ++r) {
       if (first && r + kAheadRows < w.rows) prefetch_row(r + kAheadRows);
       const void* row = w.Row(r);
@@ -547,11 +557,7 @@ HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, si
     }
     r0 = r1;
   }
-  if (nan)
-    for (size_t t = 0; t < kT; ++t)
-      for (size_t v = 0; v < kV; ++v) acc[t][v] = hn::Set(d, std::numeric_limits<float>::quiet_NaN());
-  for (size_t t = 0; t < kT; ++t)
-    for (size_t v = 0; v < kV; ++v) hn::StoreU(acc[t][v], d, y + (t0 + t) * y_stride + c0 + v * n);
+  StoreTile(d, acc, nan, y, y_stride, t0, c0);
 }
 
 template <size_t kT, size_t kV>
