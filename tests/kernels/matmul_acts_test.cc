@@ -222,7 +222,7 @@ TEST(MatMulActsTest, Fp8Bf16KernelDecodesEveryCode) {
 }
 
 // The same kernel's shift decode (one token, 64-code groups with no zero, subnormal, NaN or
-// exponent-1 code in any row of the 4-row tile): rows of the 224 codes it takes, rotated by
+// code 0x08..0x0E in any row of the 4-row tile): rows of the 224 codes it takes, rotated by
 // 17r, then the same rows with the largest subnormal put in (row 2, column 70), which sends
 // that group of rows 0..3 back to the tables while the other groups keep the shifts. One-hot
 // activations: y must equal float32(e4m3 value · scale) for every code and column.
@@ -458,7 +458,7 @@ TEST_P(MatMulActsPortableTest, TransposedFp8MatchesTheExactProduct) {
         test::OwnedWeights whole =
             test::MakeWeights(DType::kF8E4M3, rows + 130, cols, test::RandomValues((rows + 130) * cols, seed), 3);
         const WeightMatrix w = whole.w.RowSlice(130, rows);
-        auto* bytes = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.Row(0)));
+        uint8_t* bytes = whole.bytes.data() + 130 * w.row_stride;  // w's rows
         if (specials)
           for (size_t r = 0; r < rows; r += 2)
             for (size_t c = r % 5; c < cols; c += 9) bytes[r * w.row_stride + c] = c % 3 == 0 ? 0x05 : c % 3 == 1 ? 0x80 : 0x00;
