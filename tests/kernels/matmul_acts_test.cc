@@ -489,7 +489,9 @@ TEST_P(MatMulActsPortableTest, TransposedFp8MatchesTheExactProduct) {
         bytes[3 * w.row_stride + cols - 1] = 0xFF;  // NaN in the last column
         MatMulTransposedQuantizedActs(w, x.data(), x_stride, 1, y1.data(), cols);
         ASSERT_TRUE(std::isnan(y1[cols - 1])) << where;
-        if (cols >= 2 * kF8Block) ASSERT_FALSE(std::isnan(y1[0])) << where << ": NaN beyond the code's column block";
+        if (cols >= 2 * kF8Block) {
+          ASSERT_FALSE(std::isnan(y1[0])) << where << ": NaN beyond the code's column block";
+        }
         bytes[3 * w.row_stride + cols - 1] = keep;
       }
 }

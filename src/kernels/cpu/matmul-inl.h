@@ -531,7 +531,7 @@ HWY_NOINLINE void TileTF8(const WeightMatrix& w, const float* HWY_RESTRICT x, si
   if (first)
     for (size_t r = 0; r < kAheadRows && r < w.rows; ++r) prefetch_row(r);
   for (size_t r0 = 0; r0 < w.rows;) {
-    const size_t r1 = std::min(w.rows, r0 + kF8Block - (w.scale_row0 + r0) % kF8Block);
+    const size_t r1 = w.ScaleBlockEnd(r0, w.rows);
     V blk[kT][kV];
     ZeroTile(d, blk);
     for (size_t r = r0; r < r1; ++r) {
@@ -597,7 +597,7 @@ inline void MatMulTransposedF8Folded(const WeightMatrix& w, const float* x, size
     for (size_t t = 0; t < n_tokens; ++t) {
       float acc = 0;
       for (size_t r0 = 0; r0 < w.rows;) {
-        const size_t r1 = std::min(w.rows, r0 + kF8Block - (w.scale_row0 + r0) % kF8Block);
+        const size_t r1 = w.ScaleBlockEnd(r0, w.rows);
         float blk = 0;
         for (size_t r = r0; r < r1; ++r) blk = std::fma(x[t * x_stride + r], DecodeF8::At(w.Row(r), col), blk);
         acc = std::fma(blk, w.RowScales(r0)[col / kF8Block], acc);

@@ -4,6 +4,7 @@
 // W is [rows=out, cols=in], x is [n_tokens, cols], y is [n_tokens, rows].
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,10 @@ struct WeightMatrix {
   const void* Row(size_t r) const { return static_cast<const char*>(data) + r * row_stride; }
   // The ceil(cols / 128) block scales of row r (kF8E4M3).
   const float* RowScales(size_t r) const { return scales + (scale_row0 + r) / kF8Block * scale_stride; }
+  // The row after the last one (at most `end`) that shares row r's block scales (kF8E4M3).
+  size_t ScaleBlockEnd(size_t r, size_t end) const {
+    return std::min(end, r + kF8Block - (scale_row0 + r) % kF8Block);
+  }
   // Rows [begin, begin + n) as their own matrix (e.g. one head's slice of kv_b); of a tiled
   // matrix, whole tiles only (begin and n multiples of 16).
   WeightMatrix RowSlice(size_t begin, size_t n) const {

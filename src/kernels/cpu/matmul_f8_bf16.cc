@@ -276,7 +276,7 @@ void MatMulRowsF8Bf16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
     float* yp = y + t0 * y_stride;
     // One block row of weights at a time: its rows share the column-block scales.
     for (size_t a = row_begin; a < row_end;) {
-      const size_t b = std::min(row_end, a + kF8Block - (w.scale_row0 + a) % kF8Block);
+      const size_t b = w.ScaleBlockEnd(a, row_end);
       SplitScaledActs(xq, t0, t1, w.RowScales(a), pa);
       size_t r = a;
       for (; r + 4 <= b; r += 4) RowTiles<4>(w, r, row_end, pa, n, yp, y_stride);

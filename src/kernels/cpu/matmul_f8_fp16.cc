@@ -264,7 +264,7 @@ void MatMulRowsF8Fp16(const WeightMatrix& w, const QuantizedActs& xq, float* y, 
     // One block row of weights at a time: its rows share the column-block scales that the
     // activations take on.
     for (size_t a = row_begin; a < row_end;) {
-      const size_t b = std::min(row_end, a + kF8Block - (w.scale_row0 + a) % kF8Block);
+      const size_t b = w.ScaleBlockEnd(a, row_end);
       ScaleActsForBlockRow(xq, t0, t1, w.RowScales(a), sa);
       // 4-row tiles, also in decode: 8-row decode tiles measured 0.90-0.95x their speed
       // (cold, 2 threads, 7168x2048 and 4096x1024), on fp16 sums this long.
