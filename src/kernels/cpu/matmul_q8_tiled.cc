@@ -42,16 +42,32 @@ MOE_AVX512_VNNI inline void Step(const uint8_t* wq, const uint8_t* ds, const Sig
   for (size_t t = 0; t < kT; ++t) acc[t] = AddSignedBlock(q, d, xb[t * nb], acc[t]);
 }
 
-// Tokens 0..kT-1 of xb (nb blocks each) against one tile, read front to back: one forward
-// stream, which the hardware prefetchers follow at a core's full rate for 1-3 tokens. From 4
-// tokens on a pair of blocks takes long enough that they fall behind: those tiles prefetch
-// kPrefetchPairs pairs ahead into L2 (also past the tile's end: tiles follow each other).
-// On Zen 4, 1408x1024 x 48 tokens from DRAM, one thread: 254-264 -> 328-333 GFLOP/s; the
-// same prefetch for 1-2 tokens, or a tile ahead, cost one-core decode 10-30%.
+// Tokens 0..kT-1 of xb (nb blocks each) against one tile, read front to back. From 4 tokens
+// on a pair of blocks takes long enough that the hardware prefetchers fall behind: those
+// tiles prefetch kPrefetchPairs pairs ahead into L2 (also past the tile's end: tiles follow
+// each other). On Zen 4, 1408x1024 x 48 tokens from DRAM, one thread: 254-264 -> 328-333
+// GFLOP/s.
 constexpr size_t kPrefetchPairs = 4;
 
+// Decode tiles (1-3 tokens) prefetch `ahead` bytes on into L2 where DecodePrefetchBytes says
+// so, not past `end` (the last tile of the caller's rows: an expert's 64-row item would read
+// a quarter more). On Zen 4 the hardware prefetchers follow the one forward stream at a
+// core's full rate and the prefetch cost one-core decode 10-30%; on Intel (Emerald Rapids,
+// 2 cores) they do not: 8 pairs (8.7 KB) ahead took decode-fast/q8_0-tiled/4096x1024/cold and
+// gemv-fast/q8_0-tiled/{2048x7168,7168x2048}/cold on 2 threads from 20-24 to 25-28 GB/s and
+// deepseek-v3-bench Q8_0 tg64 from 73-75% to 81-86% of the bandwidth roofline (3 alternating
+// rounds; 4 to 12 pairs measured alike, 16 and 2 less).
+size_t DecodePrefetchBytes() {
+  static const size_t bytes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel") != 0 ? 8 * kQ8TilePairBytes : 0;
+  }();
+  return bytes;
+}
+
 template <size_t kT>
-MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const SignedActBlock* xb, float* y, size_t y_stride) {
+MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const SignedActBlock* xb, float* y, size_t y_stride,
+                          size_t ahead, const uint8_t* end) {
   __m512 acc[kT];
 #pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
@@ -62,6 +78,10 @@ MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const SignedActBlock* 
 #pragma GCC unroll 17
       for (size_t l = 0; l < kQ8TilePairBytes / 64; ++l)
         _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchPairs * kQ8TilePairBytes + 64 * l, _MM_HINT_T1);
+    } else if (ahead != 0 && p + ahead + kQ8TilePairBytes <= end) {
+#pragma GCC unroll 17
+      for (size_t l = 0; l < kQ8TilePairBytes / 64; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(p) + ahead + 64 * l, _MM_HINT_T1);
     }
     Step(p, p + 2 * kQ8TileBlockQuantBytes, xb + b, nb, acc);
     Step(p + kQ8TileBlockQuantBytes, p + 2 * kQ8TileBlockQuantBytes + kQ8TileBlockScaleBytes, xb + b + 1, nb, acc);
@@ -71,7 +91,7 @@ MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const SignedActBlock* 
   for (size_t t = 0; t < kT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
-using TileFn = void (*)(const uint8_t*, size_t, const SignedActBlock*, float*, size_t);
+using TileFn = void (*)(const uint8_t*, size_t, const SignedActBlock*, float*, size_t, size_t, const uint8_t*);
 constexpr TileFn kTiles[kTileTokens + 1] = {nullptr, Tile<1>, Tile<2>, Tile<3>, Tile<4>,
                                             Tile<5>, Tile<6>, Tile<7>, Tile<8>};
 
@@ -81,6 +101,8 @@ void MatMulRowsQ8_0Tiled(const WeightMatrix& w, const QuantizedActs& xq, float* 
                          size_t row_begin, size_t row_end) {
   const size_t nb = w.cols / kQ8_0Block, tile_bytes = kWeightTileRows * w.row_stride;
   const auto* tiles = static_cast<const uint8_t*>(w.data);
+  const uint8_t* end = tiles + (row_end + kWeightTileRows - 1) / kWeightTileRows * tile_bytes;
+  const size_t ahead = DecodePrefetchBytes();
   thread_local std::vector<SignedActBlock> xb;
   // Passes of tokens whose packed activations stay in L2 next to the tile being reused.
   const size_t pass = TokensPerPass(nb * sizeof(SignedActBlock) / sizeof(float), xq.n_tokens);
@@ -92,7 +114,7 @@ void MatMulRowsQ8_0Tiled(const WeightMatrix& w, const QuantizedActs& xq, float* 
       const uint8_t* tile = tiles + r0 / kWeightTileRows * tile_bytes;
       for (size_t t = t0; t < t1; t += kTileTokens) {
         const size_t n = t1 - t < kTileTokens ? t1 - t : kTileTokens;
-        kTiles[n](tile, nb, xb.data() + (t - t0) * nb, y + t * y_stride + r0, y_stride);
+        kTiles[n](tile, nb, xb.data() + (t - t0) * nb, y + t * y_stride + r0, y_stride, ahead, end);
       }
     }
   }
