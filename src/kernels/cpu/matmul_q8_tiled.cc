@@ -55,7 +55,7 @@ constexpr size_t kPrefetchPairs = 4;
 // core's full rate and the prefetch cost one-core decode 10-30%; on Intel (Emerald Rapids,
 // 2 cores) they do not: 8 pairs (8.7 KB) ahead took decode-fast/q8_0-tiled/4096x1024/cold and
 // gemv-fast/q8_0-tiled/{2048x7168,7168x2048}/cold on 2 threads from 20-24 to 25-28 GB/s and
-// deepseek-v3-bench Q8_0 tg64 from 73-75% to 81-86% of the bandwidth roofline (3 alternating
+// deepseek-v3-bench Q8_0 tg64 from 69-80% to 82-85% of the bandwidth roofline (3 alternating
 // rounds; 4 to 12 pairs measured alike, 16 and 2 less).
 size_t DecodePrefetchBytes() {
   static const size_t bytes = [] {
