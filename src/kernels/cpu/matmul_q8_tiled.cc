@@ -56,7 +56,7 @@ constexpr size_t kPrefetchPairs = 4;
 // 2 cores) they do not: 8 pairs (8.7 KB) ahead took decode-fast/q8_0-tiled/4096x1024/cold and
 // gemv-fast/q8_0-tiled/{2048x7168,7168x2048}/cold on 2 threads from 20-24 to 25-28 GB/s and
 // deepseek-v3-bench Q8_0 tg64 from 69-80% to 82-85% of the bandwidth roofline (3 alternating
-// rounds; 4 to 12 pairs measured alike, 16 and 2 less).
+// rounds; 4 to 12 pairs measured alike, 2 less, 16 mixed).
 size_t DecodePrefetchBytes() {
   static const size_t bytes = [] {
     __builtin_cpu_init();
@@ -71,17 +71,15 @@ MOE_AVX512_VNNI void Tile(const uint8_t* tile, size_t nb, const SignedActBlock* 
   __m512 acc[kT];
 #pragma GCC unroll 8
   for (size_t t = 0; t < kT; ++t) acc[t] = _mm512_setzero_ps();
+  // Prefill tiles run on into the next tile unbounded; decode tiles stop at `end`.
+  const size_t dist = kT >= 4 ? kPrefetchPairs * kQ8TilePairBytes : ahead;
   const uint8_t* p = tile;
   size_t b = 0;
   for (; b + 2 <= nb; b += 2, p += kQ8TilePairBytes) {
-    if constexpr (kT >= 4) {
+    if (dist != 0 && (kT >= 4 || p + dist + kQ8TilePairBytes <= end)) {
 #pragma GCC unroll 17
       for (size_t l = 0; l < kQ8TilePairBytes / 64; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchPairs * kQ8TilePairBytes + 64 * l, _MM_HINT_T1);
-    } else if (ahead != 0 && p + ahead + kQ8TilePairBytes <= end) {
-#pragma GCC unroll 17
-      for (size_t l = 0; l < kQ8TilePairBytes / 64; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(p) + ahead + 64 * l, _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(p) + dist + 64 * l, _MM_HINT_T1);
     }
     Step(p, p + 2 * kQ8TileBlockQuantBytes, xb + b, nb, acc);
     Step(p + kQ8TileBlockQuantBytes, p + 2 * kQ8TileBlockQuantBytes + kQ8TileBlockScaleBytes, xb + b + 1, nb, acc);

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <numeric>
 #include <optional>
-#include <utility>
 #include <vector>
+
+#include "base/allocator.h"
 
 namespace moe {
 
@@ -48,25 +48,8 @@ std::vector<float> RopeFrequencies(size_t dims, double base, const RopeScaling& 
 
 namespace {
 
-// Float buffers whose elements are all written before they are read, left unfilled: a
-// 512-token prefill's [n, H, C] buffers are 16 MB each, and zero-filling them took 2% of
-// deepseek-v3-bench Q8_0 pp512 (memset in the profile).
-template <class T>
-struct Unfilled : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = Unfilled<U>;
-  };
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    if constexpr (sizeof...(Args) == 0) {
-      ::new (static_cast<void*>(p)) U;
-    } else {
-      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-  }
-};
-using Floats = std::vector<float, Unfilled<float>>;
+// Transient buffers: every element is written before it is read (base/allocator.h).
+using Floats = UnfilledFloats;
 
 // Chunked attention over the cache (flash-decoding): a chunk of kChunk cached positions gives,
 // for all H query heads at once, each head's max score m, Σ e^(s - m) and the e^(s - m)-
